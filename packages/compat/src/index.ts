@@ -1,0 +1,2 @@
+// @facteur/compat: the one place that knows about operating systems.
+export * from "./platform.js";

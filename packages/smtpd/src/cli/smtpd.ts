@@ -1,0 +1,104 @@
+// The `smtpd` program (parent): today its configuration check, `smtpd -n`.
+// smtpd [-dFhnv] [-D name=value] [-f file] [-P mda|mta|smtp] [-T trace] [--syntax] [--root DIR]
+import { readFileSync } from "node:fs";
+import { platformFacts } from "@facteur/compat";
+import { checkSystem, configWarnings, formatDiagnostic, parseConfig, printConfig, systemHost } from "../config/index.js";
+
+export interface SmtpdArgs {
+  readonly check: boolean;
+  readonly syntaxOnly: boolean;
+  readonly verbose: boolean;
+  readonly foreground: boolean;
+  readonly file: string | null;
+  readonly defines: Readonly<Record<string, string>>;
+  readonly root: string | null;
+}
+
+const USAGE =
+  "usage: smtpd [-dFhnv] [-D macro=value] [-f file] [-P system] [-T trace] [--syntax] [--root dir]";
+
+export function parseArgs(argv: readonly string[]): SmtpdArgs | { error: string } | { help: true } {
+  const defines: Record<string, string> = {};
+  let check = false;
+  let syntaxOnly = false;
+  let verbose = false;
+  let foreground = false;
+  let file: string | null = null;
+  let root: string | null = null;
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    const value = (flag: string): string => {
+      const v = a.length > flag.length ? a.slice(flag.length) : argv[++i];
+      if (v === undefined) throw new Error(`option requires an argument -- ${flag.replace(/^-+/, "")}`);
+      return v;
+    };
+    try {
+      if (a === "--syntax") syntaxOnly = true;
+      else if (a === "--root" || a.startsWith("--root=")) root = a.includes("=") ? a.slice(7) : value("--root");
+      else if (a.startsWith("-D")) {
+        const d = value("-D");
+        const eq = d.lastIndexOf("=");
+        if (eq <= 0) return { error: `could not parse macro definition ${d}` };
+        defines[d.slice(0, eq)] = d.slice(eq + 1);
+      } else if (a.startsWith("-f")) file = value("-f");
+      else if (a.startsWith("-P") || a.startsWith("-T") || a.startsWith("-B")) value(a.slice(0, 2));
+      else if (/^-[dFhnv]+$/.test(a)) {
+        for (const c of a.slice(1)) {
+          if (c === "h") return { help: true };
+          if (c === "n") check = true;
+          if (c === "v") verbose = true;
+          if (c === "d" || c === "F") foreground = true;
+        }
+      } else return { error: `unknown option ${a}` };
+    } catch (e) {
+      return { error: (e as Error).message };
+    }
+  }
+  return { check, syntaxOnly, verbose, foreground, file, defines, root };
+}
+
+/** Runs `smtpd -n`; returns the exit status. Output goes through the given writers. */
+export async function checkConfig(
+  args: SmtpdArgs,
+  out: (s: string) => void,
+  err: (s: string) => void,
+): Promise<number> {
+  const facts = platformFacts(args.root !== null ? { root: args.root } : {});
+  const file = args.file ?? facts.configPath;
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    err(`smtpd: ${file}: ${code === "ENOENT" ? "No such file or directory" : (e as Error).message}\n`);
+    return 1;
+  }
+  const host = args.syntaxOnly ? undefined : systemHost(facts.libexecDir);
+  const r = parseConfig(text, { file, defines: args.defines, ...(host ? { host } : {}) });
+  const diagnostics = [...r.diagnostics];
+  if (r.ok && !args.syntaxOnly) diagnostics.push(...(await checkSystem(r.config)));
+  diagnostics.push(...configWarnings(r.config));
+  for (const d of diagnostics) err(`${formatDiagnostic(d)}\n`);
+  if (args.verbose) for (const m of r.unusedMacros) err(`warning: macro '${m}' not used\n`);
+  if (diagnostics.some((d) => d.kind !== "warning")) return 1;
+  if (args.verbose) out(printConfig(r.config));
+  err("configuration OK\n");
+  return 0;
+}
+
+export async function main(argv: readonly string[]): Promise<number> {
+  const a = parseArgs(argv);
+  if ("help" in a) {
+    process.stdout.write(`${USAGE}\n`);
+    return 0;
+  }
+  if ("error" in a) {
+    process.stderr.write(`smtpd: ${a.error}\n${USAGE}\n`);
+    return 1;
+  }
+  if (a.check) {
+    return checkConfig(a, (s) => process.stdout.write(s), (s) => process.stderr.write(s));
+  }
+  process.stderr.write("smtpd: the daemon is not built yet; only the configuration check (-n) is available\n");
+  return 1;
+}
