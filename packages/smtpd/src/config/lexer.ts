@@ -154,12 +154,12 @@ export class Lexer {
   }
 
   private scan(): Token {
-    if (this.pendingNewline !== null) {
-      const t = this.pendingNewline;
-      this.pendingNewline = null;
-      return t;
-    }
     for (;;) {
+      if (this.pendingNewline !== null) {
+        const t = this.pendingNewline;
+        this.pendingNewline = null;
+        return t;
+      }
       let c = this.getc();
       while (c !== null && (c.c === " " || c.c === "\t" || c.c === "\r")) c = this.getc();
       if (c === null) {
