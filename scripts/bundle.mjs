@@ -1,7 +1,8 @@
 // Bundles compiled programs into one CommonJS file each (what native packages and the
 // single binaries ship). Usage, from a package folder: node ../../scripts/bundle.mjs dist/x.js:name ...
-import { build } from "esbuild";
+
 import { chmodSync, mkdirSync } from "node:fs";
+import { build } from "esbuild";
 
 const entries = process.argv.slice(2);
 if (entries.length === 0) {

@@ -20,7 +20,9 @@ function walk(dir, out) {
   return out;
 }
 
-const files = pkgs.flatMap((p) => (existsSync(join(p, "dist")) ? walk(join(p, "dist"), []) : [])).sort();
+const files = pkgs
+  .flatMap((p) => (existsSync(join(p, "dist")) ? walk(join(p, "dist"), []) : []))
+  .sort();
 if (files.length === 0) {
   console.error("run-tests: no compiled tests found; run `npm run build` first");
   process.exit(1);

@@ -33,10 +33,25 @@ before(() => {
   execFileSync("mkdir", [join(dir, "libexec")]);
   writeFileSync(join(dir, "libexec", "table-fake"), "#!/bin/sh\nexit 0\n");
   chmodSync(join(dir, "libexec", "table-fake"), 0o755);
-  execFileSync("openssl", [
-    "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=mx.example.org", "-days", "2",
-    "-keyout", join(dir, "mx.key"), "-out", join(dir, "mx.crt"),
-  ], { stdio: "ignore" });
+  execFileSync(
+    "openssl",
+    [
+      "req",
+      "-x509",
+      "-newkey",
+      "rsa:2048",
+      "-nodes",
+      "-subj",
+      "/CN=mx.example.org",
+      "-days",
+      "2",
+      "-keyout",
+      join(dir, "mx.key"),
+      "-out",
+      join(dir, "mx.crt"),
+    ],
+    { stdio: "ignore" },
+  );
 });
 
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -60,25 +75,31 @@ test("a missing config file is an error with the file's name", () => {
 });
 
 test("full check reads file tables and checks their use", () => {
-  const f = conf("t1.conf", [
-    `table aliases file:${dir}/aliases`,
-    `table domains ${JSON.stringify(`${dir}/domains`)}`,
-    `table empty file:${dir}/empty`,
-    `action "local" mbox alias <aliases>`,
-    `action "e" mbox alias <empty>`,
-    `match for domain <domains> action "local"`,
-    "",
-  ].join("\n"));
+  const f = conf(
+    "t1.conf",
+    [
+      `table aliases file:${dir}/aliases`,
+      `table domains ${JSON.stringify(`${dir}/domains`)}`,
+      `table empty file:${dir}/empty`,
+      `action "local" mbox alias <aliases>`,
+      `action "e" mbox alias <empty>`,
+      `match for domain <domains> action "local"`,
+      "",
+    ].join("\n"),
+  );
   const ok = run(["-n", "-f", f]);
   assert.equal(ok.err, "configuration OK\n");
   assert.equal(ok.code, 0);
-  const g = conf("t2.conf", [
-    `table domains file:${dir}/domains`,
-    `table missing file:${dir}/missing`,
-    `action "local" mbox alias <domains>`,
-    `match for any reject`,
-    "",
-  ].join("\n"));
+  const g = conf(
+    "t2.conf",
+    [
+      `table domains file:${dir}/domains`,
+      `table missing file:${dir}/missing`,
+      `action "local" mbox alias <domains>`,
+      `match for any reject`,
+      "",
+    ].join("\n"),
+  );
   const bad = run(["-n", "-f", g]);
   assert.equal(bad.code, 1);
   assert.equal(
@@ -91,7 +112,7 @@ test("full check reads file tables and checks their use", () => {
 });
 
 test("full check looks for table-<backend> helpers in libexec", () => {
-  const f = conf("b.conf", 'table a fake:/etc/x\ntable b nosuch:/etc/y\nmatch for any reject\n');
+  const f = conf("b.conf", "table a fake:/etc/x\ntable b nosuch:/etc/y\nmatch for any reject\n");
   const r = run(["-n", "-f", f]);
   assert.equal(r.code, 1);
   assert.equal(r.err, 'b.conf:2: table_create: backend "nosuch" does not exist\n');
@@ -103,7 +124,10 @@ test("full check follows include; --syntax does not", () => {
   const f = conf("main.conf", `include "${dir}/inc.conf"\n`);
   assert.equal(run(["-n", "-f", f]).code, 0);
   assert.equal(run(["-n", "--syntax", "-f", f]).err, "main.conf: no rules, nothing to do\n");
-  const g = conf("main2.conf", `include "${dir}/inc-bad.conf"\ninclude "${dir}/none.conf"\nmatch for any reject\n`);
+  const g = conf(
+    "main2.conf",
+    `include "${dir}/inc-bad.conf"\ninclude "${dir}/none.conf"\nmatch for any reject\n`,
+  );
   const r = run(["-n", "-f", g]);
   assert.equal(r.code, 1);
   assert.equal(
@@ -114,23 +138,29 @@ test("full check follows include; --syntax does not", () => {
 });
 
 test("full check loads pki files and resolves listen targets", () => {
-  const good = conf("pki.conf", [
-    `pki mx.example.org cert "${dir}/mx.crt"`,
-    `pki mx.example.org key "${dir}/mx.key"`,
-    "listen on 127.0.0.1 port 2525 tls pki mx.example.org",
-    "listen on lo",
-    "listen on localhost inet4",
-    "match for any reject",
-    "",
-  ].join("\n"));
+  const good = conf(
+    "pki.conf",
+    [
+      `pki mx.example.org cert "${dir}/mx.crt"`,
+      `pki mx.example.org key "${dir}/mx.key"`,
+      "listen on 127.0.0.1 port 2525 tls pki mx.example.org",
+      "listen on lo",
+      "listen on localhost inet4",
+      "match for any reject",
+      "",
+    ].join("\n"),
+  );
   assert.equal(run(["-n", "-f", good]).err, "configuration OK\n");
-  const bad = conf("pki-bad.conf", [
-    `pki mx.example.org cert "${dir}/mx.key"`,
-    `pki mx.example.org key "${dir}/nokey"`,
-    "listen on ::1 inet4",
-    "match for any reject",
-    "",
-  ].join("\n"));
+  const bad = conf(
+    "pki-bad.conf",
+    [
+      `pki mx.example.org cert "${dir}/mx.key"`,
+      `pki mx.example.org key "${dir}/nokey"`,
+      "listen on ::1 inet4",
+      "match for any reject",
+      "",
+    ].join("\n"),
+  );
   const r = run(["-n", "-f", bad]);
   assert.equal(r.code, 1);
   assert.equal(
@@ -142,7 +172,10 @@ test("full check loads pki files and resolves listen targets", () => {
 });
 
 test("-v prints the canonical config and warns about unused macros and bad relay URLs", () => {
-  const f = conf("v.conf", 'unused = 1\naction "r" relay host "tls+auth://x"\nmatch for any action "r"\n');
+  const f = conf(
+    "v.conf",
+    'unused = 1\naction "r" relay host "tls+auth://x"\nmatch for any action "r"\n',
+  );
   const r = run(["-n", "--syntax", "-v", "-f", f]);
   assert.equal(r.code, 0);
   assert.equal(r.out, 'action "r" relay host "tls+auth://x"\nmatch for any action "r"\n');
@@ -154,7 +187,7 @@ test("-v prints the canonical config and warns about unused macros and bad relay
 });
 
 test("-D defines a macro that wins over the file; a bad -D is refused", () => {
-  const f = conf("d.conf", 'p = 25\nlisten on 127.0.0.1 port $p\nmatch for any reject\n');
+  const f = conf("d.conf", "p = 25\nlisten on 127.0.0.1 port $p\nmatch for any reject\n");
   const r = run(["-n", "--syntax", "-v", "-D", "p=2525", "-f", f]);
   assert.match(r.out, /port 2525/);
   const bad = run(["-n", "-D", "novalue", "-f", f]);

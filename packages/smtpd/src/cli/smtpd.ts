@@ -2,7 +2,14 @@
 // smtpd [-dFhnv] [-D name=value] [-f file] [-P mda|mta|smtp] [-T trace] [--syntax] [--root DIR]
 import { readFileSync } from "node:fs";
 import { platformFacts } from "@facteur/compat";
-import { checkSystem, configWarnings, formatDiagnostic, parseConfig, printConfig, systemHost } from "../config/index.js";
+import {
+  checkSystem,
+  configWarnings,
+  formatDiagnostic,
+  parseConfig,
+  printConfig,
+  systemHost,
+} from "../config/index.js";
 
 export interface SmtpdArgs {
   readonly check: boolean;
@@ -29,12 +36,14 @@ export function parseArgs(argv: readonly string[]): SmtpdArgs | { error: string 
     const a = argv[i]!;
     const value = (flag: string): string => {
       const v = a.length > flag.length ? a.slice(flag.length) : argv[++i];
-      if (v === undefined) throw new Error(`option requires an argument -- ${flag.replace(/^-+/, "")}`);
+      if (v === undefined)
+        throw new Error(`option requires an argument -- ${flag.replace(/^-+/, "")}`);
       return v;
     };
     try {
       if (a === "--syntax") syntaxOnly = true;
-      else if (a === "--root" || a.startsWith("--root=")) root = a.includes("=") ? a.slice(7) : value("--root");
+      else if (a === "--root" || a.startsWith("--root="))
+        root = a.includes("=") ? a.slice(7) : value("--root");
       else if (a.startsWith("-D")) {
         const d = value("-D");
         const eq = d.lastIndexOf("=");
@@ -70,7 +79,9 @@ export async function checkConfig(
     text = readFileSync(file, "utf8");
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    err(`smtpd: ${file}: ${code === "ENOENT" ? "No such file or directory" : (e as Error).message}\n`);
+    err(
+      `smtpd: ${file}: ${code === "ENOENT" ? "No such file or directory" : (e as Error).message}\n`,
+    );
     return 1;
   }
   const host = args.syntaxOnly ? undefined : systemHost(facts.libexecDir);
@@ -97,8 +108,14 @@ export async function main(argv: readonly string[]): Promise<number> {
     return 1;
   }
   if (a.check) {
-    return checkConfig(a, (s) => process.stdout.write(s), (s) => process.stderr.write(s));
+    return checkConfig(
+      a,
+      (s) => process.stdout.write(s),
+      (s) => process.stderr.write(s),
+    );
   }
-  process.stderr.write("smtpd: the daemon is not built yet; only the configuration check (-n) is available\n");
+  process.stderr.write(
+    "smtpd: the daemon is not built yet; only the configuration check (-n) is available\n",
+  );
   return 1;
 }

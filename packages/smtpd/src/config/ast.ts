@@ -9,7 +9,12 @@ export interface Pos {
 /** `<name>`, a bare string (a one-element list), or an inline `{ ... }` table. */
 export type TableArg =
   | { readonly kind: "ref"; readonly name: string; readonly pos: Pos }
-  | { readonly kind: "inline"; readonly braced: boolean; readonly entries: InlineEntries; readonly pos: Pos };
+  | {
+      readonly kind: "inline";
+      readonly braced: boolean;
+      readonly entries: InlineEntries;
+      readonly pos: Pos;
+    };
 
 export type InlineEntries =
   | { readonly type: "list"; readonly values: readonly string[] }
@@ -20,10 +25,17 @@ export interface Duration {
   readonly seconds: number;
 }
 
-export type LimitEntry = { readonly key: string; readonly value: number } | { readonly family: "inet4" | "inet6" };
+export type LimitEntry =
+  | { readonly key: string; readonly value: number }
+  | { readonly family: "inet4" | "inet6" };
 
 export type TableSource =
-  | { readonly kind: "backend"; readonly backend: string; readonly config: string | null; readonly raw: string }
+  | {
+      readonly kind: "backend";
+      readonly backend: string;
+      readonly config: string | null;
+      readonly raw: string;
+    }
   | { readonly kind: "inline"; readonly entries: InlineEntries };
 
 export type ListenOption =
@@ -31,8 +43,15 @@ export type ListenOption =
   | { readonly kind: "port"; readonly port: number; readonly text: string }
   | { readonly kind: "filter"; readonly name: string }
   | { readonly kind: "filter-chain"; readonly filters: readonly string[] }
-  | { readonly kind: "tls-mode"; readonly mode: "tls" | "tls-require" | "smtps"; readonly verify: boolean }
-  | { readonly kind: "ciphers" | "protocols" | "pki" | "ca" | "tag" | "hostname"; readonly value: string }
+  | {
+      readonly kind: "tls-mode";
+      readonly mode: "tls" | "tls-require" | "smtps";
+      readonly verify: boolean;
+    }
+  | {
+      readonly kind: "ciphers" | "protocols" | "pki" | "ca" | "tag" | "hostname";
+      readonly value: string;
+    }
   | { readonly kind: "auth"; readonly optional: boolean; readonly table: TableArg | null }
   | { readonly kind: "hostnames"; readonly table: TableArg }
   | { readonly kind: "senders"; readonly table: TableArg; readonly masquerade: boolean }
@@ -46,8 +65,30 @@ export type ActionMethod =
   | { readonly kind: "forward-only" | "expand-only" | "relay" };
 
 export type ActionOption =
-  | { readonly kind: "user" | "wrapper" | "helo" | "pki" | "ca" | "ciphers" | "protocols" | "mail-from"; readonly value: string }
-  | { readonly kind: "alias" | "virtual" | "userbase" | "helo-src" | "src" | "host" | "domain" | "auth"; readonly table: TableArg }
+  | {
+      readonly kind:
+        | "user"
+        | "wrapper"
+        | "helo"
+        | "pki"
+        | "ca"
+        | "ciphers"
+        | "protocols"
+        | "mail-from";
+      readonly value: string;
+    }
+  | {
+      readonly kind:
+        | "alias"
+        | "virtual"
+        | "userbase"
+        | "helo-src"
+        | "src"
+        | "host"
+        | "domain"
+        | "auth";
+      readonly table: TableArg;
+    }
   | { readonly kind: "backup"; readonly mx: string | null }
   | { readonly kind: "tls"; readonly noVerify: boolean }
   | { readonly kind: "filter"; readonly name: string }
@@ -57,11 +98,19 @@ export type ActionOption =
 
 /** A `match` condition. `from`/`for` forms are kinds of their own. */
 export type MatchOption = { readonly negated: boolean; readonly pos: Pos } & (
-  | { readonly kind: "tag" | "helo" | "mail-from" | "rcpt-to"; readonly regex: boolean; readonly table: TableArg }
+  | {
+      readonly kind: "tag" | "helo" | "mail-from" | "rcpt-to";
+      readonly regex: boolean;
+      readonly table: TableArg;
+    }
   | { readonly kind: "auth"; readonly regex: boolean; readonly table: TableArg | null }
   | { readonly kind: "tls" }
   | { readonly kind: "from-socket" | "from-local" | "from-any" | "for-local" | "for-any" }
-  | { readonly kind: "from-rdns" | "from-auth"; readonly regex: boolean; readonly table: TableArg | null }
+  | {
+      readonly kind: "from-rdns" | "from-auth";
+      readonly regex: boolean;
+      readonly table: TableArg | null;
+    }
   | {
       readonly kind: "from-src" | "from-mail-from" | "for-domain" | "for-rcpt-to";
       readonly regex: boolean;
@@ -69,12 +118,25 @@ export type MatchOption = { readonly negated: boolean; readonly pos: Pos } & (
     }
 );
 
-export const FILTER_PHASES = ["connect", "helo", "ehlo", "auth", "mail-from", "rcpt-to", "data", "commit"] as const;
+export const FILTER_PHASES = [
+  "connect",
+  "helo",
+  "ehlo",
+  "auth",
+  "mail-from",
+  "rcpt-to",
+  "data",
+  "commit",
+] as const;
 export type FilterPhase = (typeof FILTER_PHASES)[number];
 
 export type FilterCheck = { readonly negated: boolean } & (
   | { readonly kind: "fcrdns" | "rdns" | "auth" }
-  | { readonly kind: "rdns-table" | "src" | "helo" | "auth-table" | "mail-from" | "rcpt-to"; readonly regex: boolean; readonly table: TableArg }
+  | {
+      readonly kind: "rdns-table" | "src" | "helo" | "auth-table" | "mail-from" | "rcpt-to";
+      readonly regex: boolean;
+      readonly table: TableArg;
+    }
 );
 
 export type FilterDecision =
@@ -86,12 +148,21 @@ export type Directive = { readonly pos: Pos } & (
   | { readonly kind: "admd"; readonly value: string }
   | { readonly kind: "bounce"; readonly warnIntervals: readonly Duration[] }
   | { readonly kind: "ca"; readonly name: string; readonly cert: string }
-  | { readonly kind: "pki"; readonly name: string; readonly param: "cert" | "key" | "dhe"; readonly value: string }
+  | {
+      readonly kind: "pki";
+      readonly name: string;
+      readonly param: "cert" | "key" | "dhe";
+      readonly value: string;
+    }
   | { readonly kind: "pki-name"; readonly name: string }
   | { readonly kind: "mda-wrapper"; readonly name: string; readonly command: string }
   | { readonly kind: "mda-limit"; readonly limits: readonly LimitEntry[] }
   | { readonly kind: "mta-max-deferred"; readonly value: number }
-  | { readonly kind: "mta-limit"; readonly domain: string | null; readonly limits: readonly LimitEntry[] }
+  | {
+      readonly kind: "mta-limit";
+      readonly domain: string | null;
+      readonly limits: readonly LimitEntry[];
+    }
   | {
       readonly kind: "proc";
       readonly name: string;
@@ -111,9 +182,22 @@ export type Directive = { readonly pos: Pos } & (
   | { readonly kind: "srs-key"; readonly backup: boolean; readonly value: string }
   | { readonly kind: "srs-ttl"; readonly ttl: Duration }
   | { readonly kind: "table"; readonly name: string; readonly source: TableSource }
-  | { readonly kind: "listen"; readonly target: { readonly socket: true } | { readonly ifx: string }; readonly options: readonly ListenOption[] }
-  | { readonly kind: "action"; readonly name: string; readonly method: ActionMethod; readonly options: readonly ActionOption[] }
-  | { readonly kind: "match"; readonly options: readonly MatchOption[]; readonly action: string | null }
+  | {
+      readonly kind: "listen";
+      readonly target: { readonly socket: true } | { readonly ifx: string };
+      readonly options: readonly ListenOption[];
+    }
+  | {
+      readonly kind: "action";
+      readonly name: string;
+      readonly method: ActionMethod;
+      readonly options: readonly ActionOption[];
+    }
+  | {
+      readonly kind: "match";
+      readonly options: readonly MatchOption[];
+      readonly action: string | null;
+    }
   | { readonly kind: "filter-proc"; readonly name: string; readonly proc: string }
   | {
       readonly kind: "filter-proc-exec";

@@ -1,6 +1,6 @@
 // The full `smtpd -n` check (parent): what the --syntax check cannot know without the
 // system — `file:` tables, included files, table helpers, pki files, listen targets.
-import { X509Certificate, createPrivateKey } from "node:crypto";
+import { createPrivateKey, X509Certificate } from "node:crypto";
 import { lookup } from "node:dns/promises";
 import { accessSync, constants, readFileSync } from "node:fs";
 import { isIP } from "node:net";
@@ -64,7 +64,8 @@ export async function checkSystem(config: Config): Promise<Diagnostic[]> {
       } catch (e) {
         const what = d.param === "cert" ? "certificate" : "private key";
         const code = (e as NodeJS.ErrnoException).code;
-        const reason = code?.startsWith("ERR_") || code === undefined ? `not a valid ${what}` : why(e);
+        const reason =
+          code?.startsWith("ERR_") || code === undefined ? `not a valid ${what}` : why(e);
         err(d.pos, `pki ${d.name}: cannot load ${what} ${d.value}: ${reason}`);
       }
     }
@@ -88,11 +89,14 @@ export async function checkSystem(config: Config): Promise<Diagnostic[]> {
 async function resolvable(ifx: string, family: "inet4" | "inet6" | null): Promise<boolean> {
   const want = family === "inet4" ? "IPv4" : family === "inet6" ? "IPv6" : null;
   const nics = networkInterfaces()[ifx];
-  if (nics !== undefined && nics.some((n) => want === null || n.family === want)) return true;
+  if (nics?.some((n) => want === null || n.family === want)) return true;
   const ip = isIP(ifx);
   if (ip !== 0) return want === null || (ip === 4 ? want === "IPv4" : want === "IPv6");
   try {
-    const addrs = await lookup(ifx, { all: true, family: want === "IPv4" ? 4 : want === "IPv6" ? 6 : 0 });
+    const addrs = await lookup(ifx, {
+      all: true,
+      family: want === "IPv4" ? 4 : want === "IPv6" ? 6 : 0,
+    });
     return addrs.length > 0;
   } catch {
     return false;

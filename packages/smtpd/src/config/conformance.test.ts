@@ -12,7 +12,10 @@ const dir = join(pkg, "testdata/conformance");
 const smtpd = join(pkg, "bin/smtpd.cjs");
 
 function run(file: string, ...extra: string[]) {
-  const r = spawnSync(process.execPath, [smtpd, "-n", "--syntax", ...extra, "-f", file], { cwd: dir, encoding: "utf8" });
+  const r = spawnSync(process.execPath, [smtpd, "-n", "--syntax", ...extra, "-f", file], {
+    cwd: dir,
+    encoding: "utf8",
+  });
   return { code: r.status, out: r.stdout, err: r.stderr };
 }
 
@@ -31,10 +34,23 @@ for (const f of accepted) {
 }
 
 test("19-macros: -D overrides the file's macros", () => {
-  const r = run("19-macros-postgres-lmtp.conf", "-D", "ip4=192.0.2.1", "-D", "ip6=2001:db8::1", "-v");
+  const r = run(
+    "19-macros-postgres-lmtp.conf",
+    "-D",
+    "ip4=192.0.2.1",
+    "-D",
+    "ip6=2001:db8::1",
+    "-v",
+  );
   assert.equal(r.code, 0);
-  assert.match(r.out, /^listen on "192\.0\.2\.1" port 25 tls pki "waltuh\.cyou" auth-optional mask-src senders <users>/m);
-  assert.match(r.out, /^listen on "2001:db8::1" port 587 tls-require pki "waltuh\.cyou" auth <creds>/m);
+  assert.match(
+    r.out,
+    /^listen on "192\.0\.2\.1" port 25 tls pki "waltuh\.cyou" auth-optional mask-src senders <users>/m,
+  );
+  assert.match(
+    r.out,
+    /^listen on "2001:db8::1" port 587 tls-require pki "waltuh\.cyou" auth <creds>/m,
+  );
   assert.doesNotMatch(r.out, /178\.xx/);
 });
 
@@ -49,7 +65,13 @@ test("29: pre-6.4 grammar fails on lines 2 and 10, naming the replacements, then
   assert.equal(r.code, 1);
   const lines = r.err.trimEnd().split("\n");
   assert.equal(lines.length, 3);
-  assert.match(lines[0]!, /^29-REJECT-legacy-accept-grammar\.conf:2: syntax error: .*"certificate".*cert/);
-  assert.match(lines[1]!, /^29-REJECT-legacy-accept-grammar\.conf:10: syntax error: .*"expire".*queue ttl/);
+  assert.match(
+    lines[0]!,
+    /^29-REJECT-legacy-accept-grammar\.conf:2: syntax error: .*"certificate".*cert/,
+  );
+  assert.match(
+    lines[1]!,
+    /^29-REJECT-legacy-accept-grammar\.conf:10: syntax error: .*"expire".*queue ttl/,
+  );
   assert.equal(lines[2], "29-REJECT-legacy-accept-grammar.conf: no rules, nothing to do");
 });

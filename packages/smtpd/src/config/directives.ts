@@ -1,19 +1,21 @@
 // Top-level smtpd.conf directives other than listen/action/match/filter (parse.y `grammar`).
 import type { Directive, LimitEntry } from "./ast.js";
+import type { Token } from "./lexer.js";
 import { parseAction } from "./parse-action.js";
 import { parseFilter } from "./parse-filter.js";
 import { parseListen } from "./parse-listen.js";
 import { parseMatch } from "./parse-match.js";
 import type { Parser } from "./parser.js";
-import type { Token } from "./lexer.js";
 
 /** Words of older grammars, and what replaced them. */
 const LEGACY: Readonly<Record<string, string>> = {
-  accept: '"accept" rules are the pre-6.4 grammar: declare an "action" and use "match ... action NAME"',
+  accept:
+    '"accept" rules are the pre-6.4 grammar: declare an "action" and use "match ... action NAME"',
   reject: '"reject" rules are the pre-6.4 grammar: use "match ... reject"',
   expire: '"expire" is the pre-6.4 grammar: use "queue ttl DELAY" (or an action\'s "ttl DELAY")',
   map: '"map" is the 2009 grammar: use "table NAME file:/path"',
-  limit: '"limit" is the pre-6.4 grammar: use "mta limit", "smtp limit", "mda limit" or "scheduler limit"',
+  limit:
+    '"limit" is the pre-6.4 grammar: use "mta limit", "smtp limit", "mda limit" or "scheduler limit"',
   "max-message-size": '"max-message-size" is the pre-6.4 grammar: use "smtp max-message-size SIZE"',
   certificate: '"certificate" is the pre-6.4 spelling: use "pki NAME cert FILE"',
   ssl: '"ssl" is the pre-5.4 grammar: use "tls", "tls-require" or "smtps"',
@@ -66,7 +68,11 @@ export function parseDirective(p: Parser): Directive | null {
       case "filter":
         return parseFilter(p);
       default:
-        throw p.syntax(t, undefined, legacyHint(t) ?? `unexpected "${t.text}" at the start of a line`);
+        throw p.syntax(
+          t,
+          undefined,
+          legacyHint(t) ?? `unexpected "${t.text}" at the start of a line`,
+        );
     }
   }
   if (t.kind === "string") {
@@ -115,7 +121,11 @@ function bounce(p: Parser): Directive {
 }
 
 // res_hnok(): letters, digits, '-', '_' and dots; or the catch-all "*".
-const hostnameOk = (s: string) => s === "*" || /^[A-Za-z0-9_]([A-Za-z0-9_-]*[A-Za-z0-9_])?(\.[A-Za-z0-9_]([A-Za-z0-9_-]*[A-Za-z0-9_])?)*\.?$/.test(s);
+const hostnameOk = (s: string) =>
+  s === "*" ||
+  /^[A-Za-z0-9_]([A-Za-z0-9_-]*[A-Za-z0-9_])?(\.[A-Za-z0-9_]([A-Za-z0-9_-]*[A-Za-z0-9_])?)*\.?$/.test(
+    s,
+  );
 
 function ca(p: Parser): Directive {
   const t = p.next();
@@ -134,7 +144,8 @@ function pki(p: Parser): Directive {
   const lname = name.text.toLowerCase();
   p.scope.pkis.add(lname);
   const k = p.peek();
-  if (k.kind === "newline" || k.kind === "eof") return { kind: "pki-name", name: lname, pos: p.pos(t) };
+  if (k.kind === "newline" || k.kind === "eof")
+    return { kind: "pki-name", name: lname, pos: p.pos(t) };
   if (k.kind === "keyword" && (k.text === "cert" || k.text === "key" || k.text === "dhe")) {
     p.next();
     const v = p.expectString(k.text === "dhe" ? "none, auto or legacy" : "a file name");
@@ -146,16 +157,45 @@ function pki(p: Parser): Directive {
   throw p.syntax(k, "cert, key or dhe", k.text === "certificate" ? legacyHint(k) : undefined);
 }
 
-const MDA_LIMITS = ["max-session", "max-session-per-user", "task-lowat", "task-hiwat", "task-release"];
+const MDA_LIMITS = [
+  "max-session",
+  "max-session-per-user",
+  "task-lowat",
+  "task-hiwat",
+  "task-release",
+];
 const SMTP_LIMITS = ["max-rcpt", "max-mails"];
-const SCHEDULER_LIMITS = ["max-inflight", "max-evp-batch-size", "max-msg-batch-size", "max-schedule"];
+const SCHEDULER_LIMITS = [
+  "max-inflight",
+  "max-evp-batch-size",
+  "max-msg-batch-size",
+  "max-schedule",
+];
 export const MTA_LIMITS = [
-  "max-conn-per-host", "max-conn-per-route", "max-conn-per-source", "max-conn-per-connector",
-  "max-conn-per-relay", "max-conn-per-domain", "conn-delay-host", "conn-delay-route",
-  "conn-delay-source", "conn-delay-connector", "conn-delay-relay", "conn-delay-domain",
-  "reconn-delay-route", "session-mail-max", "session-transaction-delay", "session-keepalive",
-  "max-failures-per-session", "task-hiwat", "task-lowat", "task-release", "discdelay-route",
-  "max-mail-per-session", "sessdelay-transaction", "sessdelay-keepalive",
+  "max-conn-per-host",
+  "max-conn-per-route",
+  "max-conn-per-source",
+  "max-conn-per-connector",
+  "max-conn-per-relay",
+  "max-conn-per-domain",
+  "conn-delay-host",
+  "conn-delay-route",
+  "conn-delay-source",
+  "conn-delay-connector",
+  "conn-delay-relay",
+  "conn-delay-domain",
+  "reconn-delay-route",
+  "session-mail-max",
+  "session-transaction-delay",
+  "session-keepalive",
+  "max-failures-per-session",
+  "task-hiwat",
+  "task-lowat",
+  "task-release",
+  "discdelay-route",
+  "max-mail-per-session",
+  "sessdelay-transaction",
+  "sessdelay-keepalive",
 ];
 
 /** `KEY NUMBER ...` pairs (and inet4/inet6 for mta) until the end of the line. */
@@ -178,11 +218,13 @@ function limits(p: Parser, keys: readonly string[], what: string, families = fal
 
 function mda(p: Parser): Directive {
   const t = p.next();
-  if (p.eatKw("limit")) return { kind: "mda-limit", limits: limits(p, MDA_LIMITS, "mda"), pos: p.pos(t) };
+  if (p.eatKw("limit"))
+    return { kind: "mda-limit", limits: limits(p, MDA_LIMITS, "mda"), pos: p.pos(t) };
   p.expectKw("wrapper", '"limit" or "wrapper"');
   const name = p.expectString("a wrapper name");
   const cmd = p.expectString("a command");
-  if (p.scope.wrappers.has(name.text)) throw p.semantic(name, `mda wrapper already declared with that name: ${name.text}`);
+  if (p.scope.wrappers.has(name.text))
+    throw p.semantic(name, `mda wrapper already declared with that name: ${name.text}`);
   p.scope.wrappers.add(name.text);
   return { kind: "mda-wrapper", name: name.text, command: cmd.text, pos: p.pos(t) };
 }
@@ -203,11 +245,19 @@ function mta(p: Parser): Directive {
 }
 
 /** proc_params: user, group, chroot, each at most once. */
-export function procParams(p: Parser, what: string): { user: string | null; group: string | null; chroot: string | null } {
-  const r: { user: string | null; group: string | null; chroot: string | null } = { user: null, group: null, chroot: null };
+export function procParams(
+  p: Parser,
+  what: string,
+): { user: string | null; group: string | null; chroot: string | null } {
+  const r: { user: string | null; group: string | null; chroot: string | null } = {
+    user: null,
+    group: null,
+    chroot: null,
+  };
   for (;;) {
     const t = p.peek();
-    if (t.kind !== "keyword" || !(t.text === "user" || t.text === "group" || t.text === "chroot")) return r;
+    if (t.kind !== "keyword" || !(t.text === "user" || t.text === "group" || t.text === "chroot"))
+      return r;
     p.next();
     const v = p.expectString(`a ${t.text}`);
     if (r[t.text] !== null) throw p.semantic(t, `${t.text} already specified for this ${what}`);
@@ -219,7 +269,8 @@ function proc(p: Parser): Directive {
   const t = p.next();
   const name = p.expectString("a processor name");
   const cmd = p.expectString("a command");
-  if (p.scope.procs.has(name.text)) throw p.semantic(name, `processor already exists with that name: ${name.text}`);
+  if (p.scope.procs.has(name.text))
+    throw p.semantic(name, `processor already exists with that name: ${name.text}`);
   const params = procParams(p, "processor");
   p.scope.procs.add(name.text);
   return { kind: "proc", name: name.text, command: cmd.text, ...params, pos: p.pos(t) };
@@ -234,7 +285,10 @@ function queue(p: Parser): Directive {
       p.next();
       const key = /^(stdin|-)$/i.test(k.text) ? "stdin" : k.text;
       if (key !== "stdin" && Buffer.byteLength(key) !== 32) {
-        throw p.semantic(k, `queue encryption key must be exactly 32 bytes (it is ${Buffer.byteLength(key)})`);
+        throw p.semantic(
+          k,
+          `queue encryption key must be exactly 32 bytes (it is ${Buffer.byteLength(key)})`,
+        );
       }
       return { kind: "queue-encryption", key, pos: p.pos(t) };
     }
@@ -242,7 +296,11 @@ function queue(p: Parser): Directive {
   }
   if (p.eatKw("ttl")) {
     const d = p.expectString("a delay such as 4d");
-    return { kind: "queue-ttl", ttl: p.duration(d, (s) => `invalid ttl delay: ${s}`), pos: p.pos(t) };
+    return {
+      kind: "queue-ttl",
+      ttl: p.duration(d, (s) => `invalid ttl delay: ${s}`),
+      pos: p.pos(t),
+    };
   }
   throw p.syntax(p.peek(), "compression, encryption or ttl");
 }
@@ -250,7 +308,11 @@ function queue(p: Parser): Directive {
 function scheduler(p: Parser): Directive {
   const t = p.next();
   p.expectKw("limit");
-  return { kind: "scheduler-limit", limits: limits(p, SCHEDULER_LIMITS, "scheduler"), pos: p.pos(t) };
+  return {
+    kind: "scheduler-limit",
+    limits: limits(p, SCHEDULER_LIMITS, "scheduler"),
+    pos: p.pos(t),
+  };
 }
 
 /** scan_scaled(3): a number with an optional B/K/M/G/T/P/E suffix (powers of 1024). */
@@ -268,8 +330,10 @@ export function scanScaled(s: string): number | null {
 
 function smtp(p: Parser): Directive {
   const t = p.next();
-  if (p.eatKw("limit")) return { kind: "smtp-limit", limits: limits(p, SMTP_LIMITS, "session"), pos: p.pos(t) };
-  if (p.eatKw("ciphers")) return { kind: "smtp-ciphers", value: p.expectString("a cipher list").text, pos: p.pos(t) };
+  if (p.eatKw("limit"))
+    return { kind: "smtp-limit", limits: limits(p, SMTP_LIMITS, "session"), pos: p.pos(t) };
+  if (p.eatKw("ciphers"))
+    return { kind: "smtp-ciphers", value: p.expectString("a cipher list").text, pos: p.pos(t) };
   if (p.eatKw("max-message-size")) {
     const s = p.peek();
     if (s.kind === "number") {
@@ -284,8 +348,10 @@ function smtp(p: Parser): Directive {
   }
   if (p.eatKw("sub-addr-delim")) {
     const v = p.expectString("one character");
-    if ([...v.text].length !== 1) throw p.semantic(v, "subaddressing-delimiter must be one character");
-    if (/[\s@]/.test(v.text) || !/^[\x21-\x7e]$/.test(v.text)) throw p.semantic(v, "sub-addr-delim uses invalid character");
+    if ([...v.text].length !== 1)
+      throw p.semantic(v, "subaddressing-delimiter must be one character");
+    if (/[\s@]/.test(v.text) || !/^[\x21-\x7e]$/.test(v.text))
+      throw p.semantic(v, "sub-addr-delim uses invalid character");
     return { kind: "smtp-sub-addr-delim", value: v.text, pos: p.pos(t) };
   }
   throw p.syntax(p.peek(), "limit, ciphers, max-message-size or sub-addr-delim");
@@ -315,7 +381,8 @@ function table(p: Parser): Directive {
   const name = p.expectString("a table name");
   if (p.isPunct("{")) {
     p.next();
-    if (p.scope.tables.has(name.text)) throw p.semantic(name, `table "${name.text}" already defined`);
+    if (p.scope.tables.has(name.text))
+      throw p.semantic(name, `table "${name.text}" already defined`);
     const entries = p.inlineEntries();
     p.scope.tables.set(name.text, { shape: entries.type, services: null });
     return { kind: "table", name: name.text, source: { kind: "inline", entries }, pos: p.pos(t) };
@@ -341,7 +408,11 @@ function table(p: Parser): Directive {
   if (host !== undefined) {
     if (isFile && config !== null) {
       const r = host.readTableFile(config);
-      if ("error" in r) throw p.semantic(src, `invalid configuration file ${config} for table ${name.text}: ${r.error}`);
+      if ("error" in r)
+        throw p.semantic(
+          src,
+          `invalid configuration file ${config} for table ${name.text}: ${r.error}`,
+        );
       shape = r.shape;
     } else if (!BUILTIN_BACKENDS.has(backend) && !host.backendExists(backend)) {
       throw p.semantic(src, `table_create: backend "${backend}" does not exist`);
@@ -351,5 +422,10 @@ function table(p: Parser): Directive {
     shape,
     services: backend === "getpwnam" ? new Set(["userinfo"]) : null,
   });
-  return { kind: "table", name: name.text, source: { kind: "backend", backend, config, raw: src.text }, pos: p.pos(t) };
+  return {
+    kind: "table",
+    name: name.text,
+    source: { kind: "backend", backend, config, raw: src.text },
+    pos: p.pos(t),
+  };
 }

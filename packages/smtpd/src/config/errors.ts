@@ -20,7 +20,13 @@ export class ConfigError extends Error {
   readonly col: number;
   readonly kind: "syntax" | "semantic";
 
-  constructor(file: string, line: number, col: number, message: string, kind: "syntax" | "semantic") {
+  constructor(
+    file: string,
+    line: number,
+    col: number,
+    message: string,
+    kind: "syntax" | "semantic",
+  ) {
     super(message);
     this.file = file;
     this.line = line;

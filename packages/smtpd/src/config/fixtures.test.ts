@@ -13,7 +13,10 @@ import { stripPos } from "./test-util.js";
 
 const testdata = fileURLToPath(new URL("../../testdata/", import.meta.url));
 
-async function runCheck(argv: string[], cwd: string): Promise<{ code: number; out: string; err: string }> {
+async function runCheck(
+  argv: string[],
+  cwd: string,
+): Promise<{ code: number; out: string; err: string }> {
   const a = parseArgs(argv);
   assert.ok(!("error" in a) && !("help" in a));
   let out = "";
@@ -21,14 +24,21 @@ async function runCheck(argv: string[], cwd: string): Promise<{ code: number; ou
   const prev = process.cwd();
   process.chdir(cwd);
   try {
-    const code = await checkConfig(a as SmtpdArgs, (s) => (out += s), (s) => (err += s));
+    const code = await checkConfig(
+      a as SmtpdArgs,
+      (s) => (out += s),
+      (s) => (err += s),
+    );
     return { code, out, err };
   } finally {
     process.chdir(prev);
   }
 }
 
-const confs = (dir: string) => readdirSync(join(testdata, dir)).filter((f) => f.endsWith(".conf")).sort();
+const confs = (dir: string) =>
+  readdirSync(join(testdata, dir))
+    .filter((f) => f.endsWith(".conf"))
+    .sort();
 
 for (const f of confs("good")) {
   test(`good/${f} is accepted and round-trips`, async () => {

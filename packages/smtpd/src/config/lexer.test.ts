@@ -20,23 +20,52 @@ function lex(text: string, macros: Record<string, string> = {}) {
 
 test("digits are a NUMBER only before space ) , / } = or the end", () => {
   assert.deepEqual(lex("25 35M 4d 10.0.0.0/8 10/8 -5 - x\n").tokens, [
-    "number:25", "string:35M", "string:4d", "string:10.0.0.0/8", "number:10", "punct:/", "number:8",
-    "number:-5", "punct:-", "string:x", "NL",
+    "number:25",
+    "string:35M",
+    "string:4d",
+    "string:10.0.0.0/8",
+    "number:10",
+    "punct:/",
+    "number:8",
+    "number:-5",
+    "punct:-",
+    "string:x",
+    "NL",
   ]);
-  assert.deepEqual(lex("99999999999999999999\n").errors, ['1:"99999999999999999999" invalid number: too large']);
+  assert.deepEqual(lex("99999999999999999999\n").errors, [
+    '1:"99999999999999999999" invalid number: too large',
+  ]);
 });
 
 test("keywords only unquoted; words stop at ( ) { } < > ! = # ,", () => {
   assert.deepEqual(lex('local "local" a:b::c <t> !x=>y,z#c\n').tokens, [
-    "keyword:local", "string:local", "string:a:b::c", "punct:<", "string:t", "punct:>", "punct:!",
-    "string:x", "punct:=>", "string:y", "punct:,", "string:z", "NL",
+    "keyword:local",
+    "string:local",
+    "string:a:b::c",
+    "punct:<",
+    "string:t",
+    "punct:>",
+    "punct:!",
+    "string:x",
+    "punct:=>",
+    "string:y",
+    "punct:,",
+    "string:z",
+    "NL",
   ]);
   assert.deepEqual(lex("/etc/x\n").tokens, ["punct:/", "string:etc/x", "NL"]);
 });
 
 test("quotes: both styles, escapes of the quote, space and tab only; newlines dropped", () => {
   assert.deepEqual(lex(`"a\\"b" 'c\\'d' "e\\ f" "g\\x" "h\\\\ i" "j\nk" "l\\\n  m"\n`).tokens, [
-    'string:a"b', "string:c'd", "string:e f", "string:g\\x", "string:h\\ i", "string:jk", "string:l  m", "NL",
+    'string:a"b',
+    "string:c'd",
+    "string:e f",
+    "string:g\\x",
+    "string:h\\ i",
+    "string:jk",
+    "string:l  m",
+    "NL",
   ]);
   assert.deepEqual(lex('"abc').errors, ["1:reached end of file while parsing quoted string"]);
   assert.deepEqual(lex('"a\0b" x\ny\n').errors, ["1:NUL byte in quoted string"]);
@@ -46,14 +75,31 @@ test("quotes: both styles, escapes of the quote, space and tab only; newlines dr
 test("backslash-newline joins lines outside quotes; lines are counted", () => {
   const l = new Lexer("a \\\n  b\nc\n", "t", { get: () => undefined });
   const toks = [l.next(), l.next(), l.next(), l.next()];
-  assert.deepEqual(toks.map((t) => [t.text, t.line]), [["a", 1], ["b", 2], ["\n", 2], ["c", 3]]);
+  assert.deepEqual(
+    toks.map((t) => [t.text, t.line]),
+    [
+      ["a", 1],
+      ["b", 2],
+      ["\n", 2],
+      ["c", 3],
+    ],
+  );
 });
 
 test("macros are re-tokenised, not expanded inside quotes or inside another macro", () => {
   const r = lex('x $m "$m" y\n', { m: 'pki a { b c } "q r"' });
   assert.deepEqual(r.tokens, [
-    "string:x", "keyword:pki", "string:a", "punct:{", "string:b", "string:c", "punct:}", "string:q r",
-    "string:$m", "string:y", "NL",
+    "string:x",
+    "keyword:pki",
+    "string:a",
+    "punct:{",
+    "string:b",
+    "string:c",
+    "punct:}",
+    "string:q r",
+    "string:$m",
+    "string:y",
+    "NL",
   ]);
   assert.deepEqual(lex("$n\n", { n: "$m" }).tokens, ["punct:$", "string:m", "NL"]);
   assert.deepEqual(lex("a $nope b\nc\n").errors, ["1:macro 'nope' not defined"]);
@@ -77,15 +123,33 @@ test("a line split by continuations at every byte offset gives the same tokens",
 });
 
 test("table files: lists, mappings, key: value, # @list, brackets, mixed entries refused", () => {
-  assert.deepEqual(parseTableFile("# c\n\na\n b \n"), { ok: true, entries: { type: "list", values: ["a", "b"] } });
+  assert.deepEqual(parseTableFile("# c\n\na\n b \n"), {
+    ok: true,
+    entries: { type: "list", values: ["a", "b"] },
+  });
   assert.deepEqual(parseTableFile("root: alice, bob\npostmaster root\n"), {
     ok: true,
-    entries: { type: "map", pairs: [["root", "alice, bob"], ["postmaster", "root"]] },
+    entries: {
+      type: "map",
+      pairs: [
+        ["root", "alice, bob"],
+        ["postmaster", "root"],
+      ],
+    },
   });
-  assert.deepEqual(parseTableFile("# @list\na b\nc: d\n"), { ok: true, entries: { type: "list", values: ["a b", "c: d"] } });
+  assert.deepEqual(parseTableFile("# @list\na b\nc: d\n"), {
+    ok: true,
+    entries: { type: "list", values: ["a b", "c: d"] },
+  });
   assert.deepEqual(parseTableFile("[::1] local\n[2001:db8::1]: x\n"), {
     ok: true,
-    entries: { type: "map", pairs: [["[::1]", "local"], ["[2001:db8::1]", "x"]] },
+    entries: {
+      type: "map",
+      pairs: [
+        ["[::1]", "local"],
+        ["[2001:db8::1]", "x"],
+      ],
+    },
   });
   assert.deepEqual(parseTableFile(""), { ok: true, entries: { type: "empty" } });
   const mixed = parseTableFile("a\nb c\n");

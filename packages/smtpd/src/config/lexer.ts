@@ -264,7 +264,10 @@ export class Lexer {
     for (;;) {
       const c = this.igetc();
       if (c === null) {
-        this.errors.push({ ...where(open), message: "reached end of file while parsing quoted string" });
+        this.errors.push({
+          ...where(open),
+          message: "reached end of file while parsing quoted string",
+        });
         return null;
       }
       if (c.c === "\n") continue;
@@ -272,7 +275,10 @@ export class Lexer {
       if (c.c === "\\") {
         const next = this.igetc();
         if (next === null) {
-          this.errors.push({ ...where(open), message: "reached end of file while parsing quoted string" });
+          this.errors.push({
+            ...where(open),
+            message: "reached end of file while parsing quoted string",
+          });
           return null;
         }
         if (next.c === q || next.c === " " || next.c === "\t") ch = next.c;

@@ -19,7 +19,8 @@ export function parseAction(p: Parser): Directive {
 
 function parseMethod(p: Parser): ActionMethod {
   const t = p.peek();
-  if (t.kind !== "keyword") throw p.syntax(t, "mbox, maildir, lmtp, mda, forward-only, expand-only or relay");
+  if (t.kind !== "keyword")
+    throw p.syntax(t, "mbox, maildir, lmtp, mda, forward-only, expand-only or relay");
   switch (t.text) {
     case "mbox":
     case "forward-only":
@@ -55,7 +56,12 @@ function tableOption(
   what: string,
 ): TableArg {
   const table = p.tableArg("a table");
-  const err = p.scope.checkUse(table, shape, service, (n) => `table "${n}" may not be used for ${what} lookups`);
+  const err = p.scope.checkUse(
+    table,
+    shape,
+    service,
+    (n) => `table "${n}" may not be used for ${what} lookups`,
+  );
   if (err !== null) throw p.semantic(t, err);
   return table;
 }
@@ -65,14 +71,21 @@ function localOptions(p: Parser, method: ActionMethod): ActionOption[] {
   const has = (k: string) => out.some((o) => o.kind === k);
   for (;;) {
     const t = p.peek();
-    if (t.kind !== "keyword" || !["user", "alias", "virtual", "userbase", "wrapper"].includes(t.text)) return out;
+    if (
+      t.kind !== "keyword" ||
+      !["user", "alias", "virtual", "userbase", "wrapper"].includes(t.text)
+    )
+      return out;
     p.next();
     switch (t.text) {
       case "user": {
         const v = p.expectString("a user name");
-        if (method.kind === "mbox") throw p.semantic(t, "user may not be specified for this dispatcher");
-        if (method.kind === "forward-only") throw p.semantic(t, "user may not be specified for forward-only");
-        if (method.kind === "expand-only") throw p.semantic(t, "user may not be specified for expand-only");
+        if (method.kind === "mbox")
+          throw p.semantic(t, "user may not be specified for this dispatcher");
+        if (method.kind === "forward-only")
+          throw p.semantic(t, "user may not be specified for forward-only");
+        if (method.kind === "expand-only")
+          throw p.semantic(t, "user may not be specified for expand-only");
         if (has("user")) throw p.semantic(t, "user already specified for this dispatcher");
         out.push({ kind: "user", value: v.text });
         break;
@@ -80,21 +93,30 @@ function localOptions(p: Parser, method: ActionMethod): ActionOption[] {
       case "alias":
       case "virtual": {
         const table = p.tableArg("a table");
-        if (has("alias")) throw p.semantic(t, "alias mapping already specified for this dispatcher");
-        if (has("virtual")) throw p.semantic(t, "virtual mapping already specified for this dispatcher");
-        const err = p.scope.checkUse(table, "map", "alias", (n) => `table "${n}" may not be used for ${t.text} lookups`);
+        if (has("alias"))
+          throw p.semantic(t, "alias mapping already specified for this dispatcher");
+        if (has("virtual"))
+          throw p.semantic(t, "virtual mapping already specified for this dispatcher");
+        const err = p.scope.checkUse(
+          table,
+          "map",
+          "alias",
+          (n) => `table "${n}" may not be used for ${t.text} lookups`,
+        );
         if (err !== null) throw p.semantic(t, err);
         out.push({ kind: t.text, table });
         break;
       }
       case "userbase": {
-        if (has("userbase")) throw p.semantic(t, "userbase mapping already specified for this dispatcher");
+        if (has("userbase"))
+          throw p.semantic(t, "userbase mapping already specified for this dispatcher");
         out.push({ kind: "userbase", table: tableOption(p, t, "map", "userinfo", "userbase") });
         break;
       }
       default: {
         const v = p.expectString("a wrapper name");
-        if (!p.scope.wrappers.has(v.text)) throw p.semantic(v, `no mda wrapper with that name: ${v.text}`);
+        if (!p.scope.wrappers.has(v.text))
+          throw p.semantic(v, `no mda wrapper with that name: ${v.text}`);
         out.push({ kind: "wrapper", value: v.text });
       }
     }
@@ -102,8 +124,21 @@ function localOptions(p: Parser, method: ActionMethod): ActionOption[] {
 }
 
 const REMOTE = [
-  "helo", "helo-src", "pki", "ca", "ciphers", "protocols", "src", "mail-from", "backup", "host",
-  "domain", "tls", "auth", "filter", "srs",
+  "helo",
+  "helo-src",
+  "pki",
+  "ca",
+  "ciphers",
+  "protocols",
+  "src",
+  "mail-from",
+  "backup",
+  "host",
+  "domain",
+  "tls",
+  "auth",
+  "filter",
+  "srs",
 ];
 
 function remoteOptions(p: Parser): ActionOption[] {
@@ -145,14 +180,18 @@ function remoteOption(p: Parser, t: Token, has: (k: string) => boolean): ActionO
     case "backup": {
       const mx = p.eatKw("mx") ? p.expectString("an MX name").text : null;
       already("backup");
-      if (has("host") || has("domain")) throw p.semantic(t, "backup and host are mutually exclusive");
+      if (has("host") || has("domain"))
+        throw p.semantic(t, "backup and host are mutually exclusive");
       return { kind: "backup", mx };
     }
     case "host":
     case "domain": {
       const table =
-        t.text === "host" ? tableOption(p, t, "list", "relayhost", "host") : tableOption(p, t, "map", "relayhost", "host");
-      if (has("host") || has("domain")) throw p.semantic(t, "host mapping already specified for this dispatcher");
+        t.text === "host"
+          ? tableOption(p, t, "list", "relayhost", "host")
+          : tableOption(p, t, "map", "relayhost", "host");
+      if (has("host") || has("domain"))
+        throw p.semantic(t, "host mapping already specified for this dispatcher");
       if (has("backup")) throw p.semantic(t, `backup and ${t.text} are mutually exclusive`);
       return { kind: t.text, table };
     }
@@ -163,7 +202,8 @@ function remoteOption(p: Parser, t: Token, has: (k: string) => boolean): ActionO
     }
     case "auth": {
       const table = tableOption(p, t, "map", "credentials", "auth");
-      if (!has("host") && !has("domain")) throw p.semantic(t, "auth may not be specified without host on a dispatcher");
+      if (!has("host") && !has("domain"))
+        throw p.semantic(t, "auth may not be specified without host on a dispatcher");
       already("auth", "auth mapping");
       return { kind: "auth", table };
     }
@@ -175,11 +215,13 @@ function remoteOption(p: Parser, t: Token, has: (k: string) => boolean): ActionO
         return { kind: "filter-chain", filters: p.filterList() };
       }
       const v = p.expectString('a filter name or "{"');
-      if (!p.scope.filters.has(v.text)) throw p.semantic(v, `no filter exist with that name: ${v.text}`);
+      if (!p.scope.filters.has(v.text))
+        throw p.semantic(v, `no filter exist with that name: ${v.text}`);
       return { kind: "filter", name: v.text };
     }
     default: {
-      if (!p.scope.hasSrsKey) throw p.semantic(t, "an srs key is required for srs to be specified in an action");
+      if (!p.scope.hasSrsKey)
+        throw p.semantic(t, "an srs key is required for srs to be specified in an action");
       already("srs");
       return { kind: "srs" };
     }
@@ -191,9 +233,11 @@ function ttlOptions(p: Parser, out: ActionOption[]): void {
   while (p.isKw("ttl")) {
     const t = p.next();
     const d = p.expectString("a delay such as 4d");
-    if (out.some((o) => o.kind === "ttl")) throw p.semantic(t, "ttl already specified for this dispatcher");
+    if (out.some((o) => o.kind === "ttl"))
+      throw p.semantic(t, "ttl already specified for this dispatcher");
     out.push({ kind: "ttl", ttl: p.duration(d, (s) => `ttl delay "${s}" is invalid`) });
   }
   const t = p.peek();
-  if (t.kind !== "newline" && t.kind !== "eof") throw p.syntax(t, "an action option or end of line");
+  if (t.kind !== "newline" && t.kind !== "eof")
+    throw p.syntax(t, "an action option or end of line");
 }

@@ -29,7 +29,8 @@ export function parseFilter(p: Parser): Directive {
   const name = p.expectString("a filter name");
   const k = p.peek();
   const exists = () => {
-    if (p.scope.filters.has(name.text)) throw p.semantic(name, `filter already exists with that name: ${name.text}`);
+    if (p.scope.filters.has(name.text))
+      throw p.semantic(name, `filter already exists with that name: ${name.text}`);
   };
   if (k.kind !== "keyword") throw p.syntax(k, "proc, proc-exec, phase or chain");
   p.next();
@@ -37,7 +38,8 @@ export function parseFilter(p: Parser): Directive {
     case "proc": {
       const proc = p.expectString("a processor name");
       exists();
-      if (!p.scope.procs.has(proc.text)) throw p.semantic(proc, `no processor exist with that name: ${proc.text}`);
+      if (!p.scope.procs.has(proc.text))
+        throw p.semantic(proc, `no processor exist with that name: ${proc.text}`);
       p.scope.filters.set(name.text, { type: "proc", proc: proc.text });
       return { kind: "filter-proc", name: name.text, proc: proc.text, pos: p.pos(start) };
     }
@@ -47,7 +49,13 @@ export function parseFilter(p: Parser): Directive {
       p.scope.filters.set(name.text, { type: "proc", proc: name.text });
       const params = procParams(p, "processor");
       p.scope.procs.add(name.text);
-      return { kind: "filter-proc-exec", name: name.text, command: cmd.text, ...params, pos: p.pos(start) };
+      return {
+        kind: "filter-proc-exec",
+        name: name.text,
+        command: cmd.text,
+        ...params,
+        pos: p.pos(start),
+      };
     }
     case "chain": {
       exists();
@@ -90,14 +98,22 @@ function filterCheck(p: Parser, phase: FilterPhase): FilterCheck {
   const t = p.peek();
   const allowed = PHASE_CHECKS[phase];
   if (t.kind !== "keyword" || !(allowed as readonly string[]).includes(t.text)) {
-    const known = ["fcrdns", "rdns", "src", "helo", "auth", "mail-from", "rcpt-to"].includes(t.text);
-    const hint = known && t.kind === "keyword" ? `"${t.text}" cannot be checked in phase ${phase} (allowed: ${allowed.join(", ")})` : undefined;
+    const known = ["fcrdns", "rdns", "src", "helo", "auth", "mail-from", "rcpt-to"].includes(
+      t.text,
+    );
+    const hint =
+      known && t.kind === "keyword"
+        ? `"${t.text}" cannot be checked in phase ${phase} (allowed: ${allowed.join(", ")})`
+        : undefined;
     throw p.syntax(t, `one check of ${allowed.join(", ")}`, hint);
   }
   p.next();
   const word = t.text as CheckWord;
-  const tableNext = () => p.isKw("regex") || p.peek().kind === "string" || p.isPunct("<") || p.isPunct("{");
-  const withTable = (kind: "rdns-table" | "src" | "helo" | "auth-table" | "mail-from" | "rcpt-to"): FilterCheck => {
+  const tableNext = () =>
+    p.isKw("regex") || p.peek().kind === "string" || p.isPunct("<") || p.isPunct("{");
+  const withTable = (
+    kind: "rdns-table" | "src" | "helo" | "auth-table" | "mail-from" | "rcpt-to",
+  ): FilterCheck => {
     const regex = p.eatKw("regex");
     return { kind, negated, regex, table: p.tableArg("a table") };
   };
@@ -116,7 +132,9 @@ function filterCheck(p: Parser, phase: FilterPhase): FilterCheck {
 function filterDecision(p: Parser, phase: FilterPhase): FilterDecision {
   const t: Token = p.peek();
   const noJunk = phase === "commit";
-  const expected = noJunk ? "reject, disconnect, rewrite or report" : "reject, disconnect, rewrite, report, junk or bypass";
+  const expected = noJunk
+    ? "reject, disconnect, rewrite or report"
+    : "reject, disconnect, rewrite, report, junk or bypass";
   if (t.kind !== "keyword") throw p.syntax(t, expected);
   switch (t.text) {
     case "junk":

@@ -43,7 +43,8 @@ function filterOption(p: Parser, t: Token, seen: Set<string>): ListenOption {
     return { kind: "filter-chain", filters: p.filterList() };
   }
   const name = p.expectString('a filter name or "{"');
-  if (!p.scope.filters.has(name.text)) throw p.semantic(name, `no filter exist with that name: ${name.text}`);
+  if (!p.scope.filters.has(name.text))
+    throw p.semantic(name, `no filter exist with that name: ${name.text}`);
   return { kind: "filter", name: name.text };
 }
 
@@ -71,7 +72,13 @@ function socketOptions(p: Parser): ListenOption[] {
       case "mask-src":
       case "no-dsn":
         p.next();
-        once(p, seen, t.text, t, `${t.text === "mask-src" ? "mask-source" : t.text} already specified`);
+        once(
+          p,
+          seen,
+          t.text,
+          t,
+          `${t.text === "mask-src" ? "mask-source" : t.text} already specified`,
+        );
         out.push({ kind: t.text });
         break;
       case "tag":
@@ -84,7 +91,7 @@ function socketOptions(p: Parser): ListenOption[] {
   }
 }
 
-function port(p: Parser, t: Token): ListenOption {
+function port(p: Parser): ListenOption {
   const v = p.peek();
   if (v.kind === "number") {
     p.next();
@@ -98,8 +105,7 @@ function port(p: Parser, t: Token): ListenOption {
     if (n === undefined) throw p.semantic(v, `invalid port: ${v.text}`);
     return { kind: "port", port: n, text: v.text };
   }
-  throw p.syntax(v, "a port number or service name", undefined);
-  void t;
+  throw p.syntax(v, "a port number or service name");
 }
 
 function tablesAfter(p: Parser): boolean {
@@ -115,7 +121,7 @@ function ifOption(p: Parser, t: Token, seen: Set<string>, pkis: number): ListenO
       return { kind: "family", family: t.text };
     case "port":
       once(p, seen, "port", t, "port already specified");
-      return port(p, t);
+      return port(p);
     case "filter":
       return filterOption(p, t, seen);
     case "smtps":
@@ -149,7 +155,12 @@ function ifOption(p: Parser, t: Token, seen: Set<string>, pkis: number): ListenO
     case "hostnames": {
       const table = p.tableArg("a table");
       once(p, seen, "hostnames", t, "hostnames already specified");
-      const err = p.scope.checkUse(table, "map", "addrname", (n) => `invalid use of table "${n}" as HOSTNAMES parameter`);
+      const err = p.scope.checkUse(
+        table,
+        "map",
+        "addrname",
+        (n) => `invalid use of table "${n}" as HOSTNAMES parameter`,
+      );
       if (err !== null) throw p.semantic(t, err);
       return { kind: "hostnames", table };
     }
@@ -157,7 +168,12 @@ function ifOption(p: Parser, t: Token, seen: Set<string>, pkis: number): ListenO
       const table = p.tableArg("a table");
       const masquerade = p.eatKw("masquerade");
       once(p, seen, "senders", t, "senders already specified");
-      const err = p.scope.checkUse(table, "map", "mailaddrmap", (n) => `invalid use of table "${n}" as SENDERS parameter`);
+      const err = p.scope.checkUse(
+        table,
+        "map",
+        "mailaddrmap",
+        (n) => `invalid use of table "${n}" as SENDERS parameter`,
+      );
       if (err !== null) throw p.semantic(t, err);
       return { kind: "senders", table, masquerade };
     }
@@ -165,7 +181,13 @@ function ifOption(p: Parser, t: Token, seen: Set<string>, pkis: number): ListenO
     case "received-auth":
     case "no-dsn":
     case "proxy-v2":
-      once(p, seen, t.text, t, `${t.text === "mask-src" ? "mask-source" : t.text} already specified`);
+      once(
+        p,
+        seen,
+        t.text,
+        t,
+        `${t.text === "mask-src" ? "mask-source" : t.text} already specified`,
+      );
       return { kind: t.text };
     default:
       throw p.syntax(t, "a listener option");
@@ -196,13 +218,18 @@ function ifOptions(p: Parser): ListenOption[] {
 function checkListener(p: Parser, options: readonly ListenOption[], at: Token): void {
   const tls = options.some((o) => o.kind === "tls-mode");
   const pkis = options.filter((o) => o.kind === "pki");
-  if (options.some((o) => o.kind === "auth") && !tls) throw p.semantic(at, "invalid listen option: auth requires tls/smtps");
-  if (pkis.length > 0 && !tls) throw p.semantic(at, "invalid listen option: pki requires tls/smtps");
-  if (pkis.length === 0 && tls) throw p.semantic(at, "invalid listen option: pki required for tls/smtps");
+  if (options.some((o) => o.kind === "auth") && !tls)
+    throw p.semantic(at, "invalid listen option: auth requires tls/smtps");
+  if (pkis.length > 0 && !tls)
+    throw p.semantic(at, "invalid listen option: pki requires tls/smtps");
+  if (pkis.length === 0 && tls)
+    throw p.semantic(at, "invalid listen option: pki required for tls/smtps");
   for (const o of pkis) {
-    if (o.kind === "pki" && !p.scope.pkis.has(o.value.toLowerCase())) throw p.semantic(at, `pki name not found: ${o.value}`);
+    if (o.kind === "pki" && !p.scope.pkis.has(o.value.toLowerCase()))
+      throw p.semantic(at, `pki name not found: ${o.value}`);
   }
   for (const o of options) {
-    if (o.kind === "ca" && !p.scope.cas.has(o.value.toLowerCase())) throw p.semantic(at, `ca name not found: ${o.value}`);
+    if (o.kind === "ca" && !p.scope.cas.has(o.value.toLowerCase()))
+      throw p.semantic(at, `ca name not found: ${o.value}`);
   }
 }

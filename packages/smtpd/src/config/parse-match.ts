@@ -20,7 +20,8 @@ export function parseMatch(p: Parser): Directive {
     if (t.kind === "keyword" && t.text === "action") {
       p.next();
       const name = p.expectString("an action name");
-      if (!p.scope.dispatchers.has(name.text)) throw p.semantic(name, `no such dispatcher: ${name.text}`);
+      if (!p.scope.dispatchers.has(name.text))
+        throw p.semantic(name, `no such dispatcher: ${name.text}`);
       p.scope.rules++;
       return { kind: "match", options, action: name.text, pos: p.pos(start) };
     }
@@ -39,10 +40,20 @@ function hasTable(p: Parser): boolean {
 }
 
 /** `[regex] tables`, checked for the lookup it serves (7.5+: lists or mappings). */
-function regexTable(p: Parser, t: Token, service: Service, what: string): { regex: boolean; table: TableArg } {
+function regexTable(
+  p: Parser,
+  t: Token,
+  service: Service,
+  what: string,
+): { regex: boolean; table: TableArg } {
   const regex = p.eatKw("regex");
   const table = p.tableArg("a table");
-  const err = p.scope.checkUse(table, "either", regex ? "regex" : service, (n) => `table "${n}" may not be used for ${what} lookups`);
+  const err = p.scope.checkUse(
+    table,
+    "either",
+    regex ? "regex" : service,
+    (n) => `table "${n}" may not be used for ${what} lookups`,
+  );
   if (err !== null) throw p.semantic(t, err);
   return { regex, table };
 }
@@ -71,7 +82,8 @@ function matchOption(p: Parser, flags: Flags): MatchOption {
       return { kind: "tls", negated, pos };
     case "auth": {
       flag(p, flags, "auth", t);
-      if (p.isKw("regex") || hasTable(p)) return { kind: "auth", negated, pos, ...regexTable(p, t, "credentials", "auth") };
+      if (p.isKw("regex") || hasTable(p))
+        return { kind: "auth", negated, pos, ...regexTable(p, t, "credentials", "auth") };
       return { kind: "auth", negated, pos, regex: false, table: null };
     }
     case "from":
@@ -81,8 +93,7 @@ function matchOption(p: Parser, flags: Flags): MatchOption {
       flag(p, flags, "for", t);
       return forOption(p, flags, t, negated, pos);
     default: {
-      const hint =
-        t.text === "tagged" ? '"tagged" is the pre-6.4 grammar: use "tag"' : undefined;
+      const hint = t.text === "tagged" ? '"tagged" is the pre-6.4 grammar: use "tag"' : undefined;
       throw p.syntax(t, 'a match option, "action" or "reject"', hint);
     }
   }
@@ -100,12 +111,14 @@ function fromOption(p: Parser, flags: Flags, t: Token, negated: boolean, pos: Po
     case "src":
       return { kind: "from-src", negated, pos, ...regexTable(p, t, "netaddr", "from") };
     case "rdns":
-      if (p.isKw("regex") || hasTable(p)) return { kind: "from-rdns", negated, pos, ...regexTable(p, t, "domain", "rdns") };
+      if (p.isKw("regex") || hasTable(p))
+        return { kind: "from-rdns", negated, pos, ...regexTable(p, t, "domain", "rdns") };
       return { kind: "from-rdns", negated, pos, regex: false, table: null };
     case "auth":
       if (flags.has("auth")) throw p.semantic(k, "auth already specified for this rule");
       flags.add("auth");
-      if (p.isKw("regex") || hasTable(p)) return { kind: "from-auth", negated, pos, ...regexTable(p, t, "credentials", "from") };
+      if (p.isKw("regex") || hasTable(p))
+        return { kind: "from-auth", negated, pos, ...regexTable(p, t, "credentials", "from") };
       return { kind: "from-auth", negated, pos, regex: false, table: null };
     case "mail-from":
       if (flags.has("mail-from")) throw p.semantic(k, "mail-from already specified for this rule");

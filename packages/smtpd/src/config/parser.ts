@@ -3,10 +3,10 @@
 // OpenSMTPD (yacc recovery), a syntax error is only reported once three tokens have been
 // read since the previous error; semantic errors are always reported.
 import type { Config, Directive, Duration, InlineEntries, Pos, TableArg } from "./ast.js";
-import { type Diagnostic, ConfigError } from "./errors.js";
-import { type Token, Lexer } from "./lexer.js";
-import { Scope } from "./scope.js";
 import { parseDirective } from "./directives.js";
+import { ConfigError, type Diagnostic } from "./errors.js";
+import { Lexer, type Token } from "./lexer.js";
+import { Scope } from "./scope.js";
 
 export interface TableFileInfo {
   readonly shape: "list" | "map" | "any";
@@ -65,7 +65,8 @@ export class Parser {
 
   constructor(text: string, options: ParseOptions) {
     this.options = options;
-    for (const [k, v] of Object.entries(options.defines ?? {})) this.macros.set(k, { value: v, persist: true });
+    for (const [k, v] of Object.entries(options.defines ?? {}))
+      this.macros.set(k, { value: v, persist: true });
     this.lexer = new Lexer(text, options.file, { get: (n) => this.macros.get(n)?.value });
   }
 
@@ -131,7 +132,9 @@ export class Parser {
     const t = this.peek();
     if (t.kind !== "string") {
       const hint =
-        t.kind === "keyword" ? `"${t.text}" is a reserved word: quote it to use it as ${what}` : undefined;
+        t.kind === "keyword"
+          ? `"${t.text}" is a reserved word: quote it to use it as ${what}`
+          : undefined;
       throw this.syntax(t, what, hint);
     }
     return this.next();
@@ -162,7 +165,8 @@ export class Parser {
       const name = this.expectString("a table name");
       this.expectPunct(">");
       const arg: TableArg = { kind: "ref", name: name.text, pos: this.pos(t) };
-      if (!this.scope.tables.has(name.text)) throw this.semantic(name, `no such table: ${name.text}`);
+      if (!this.scope.tables.has(name.text))
+        throw this.semantic(name, `no such table: ${name.text}`);
       return arg;
     }
     if (this.isPunct("{")) {
@@ -172,7 +176,12 @@ export class Parser {
     }
     if (t.kind === "string") {
       this.next();
-      return { kind: "inline", braced: false, entries: { type: "list", values: [t.text] }, pos: this.pos(t) };
+      return {
+        kind: "inline",
+        braced: false,
+        entries: { type: "list", values: [t.text] },
+        pos: this.pos(t),
+      };
     }
     throw this.syntax(t, what);
   }
@@ -188,12 +197,14 @@ export class Parser {
     for (;;) {
       if (isMap) {
         const a = this.peek();
-        if (!(this.isPunct("=") || this.isPunct("=>"))) throw this.syntax(a, '"=" (the table is a mapping)');
+        if (!(this.isPunct("=") || this.isPunct("=>")))
+          throw this.syntax(a, '"=" (the table is a mapping)');
         this.next();
         const v = this.expectString("a table value");
         pairs.push([key.text, v.text]);
       } else {
-        if (this.isPunct("=") || this.isPunct("=>")) throw this.syntax(this.peek(), '"," or "}" (the table is a list)');
+        if (this.isPunct("=") || this.isPunct("=>"))
+          throw this.syntax(this.peek(), '"," or "}" (the table is a list)');
         values.push(key.text);
       }
       if (this.isPunct(",")) this.next();
@@ -219,10 +230,13 @@ export class Parser {
       const t = this.expectString("a filter name");
       const f = this.scope.filters.get(t.text);
       if (f === undefined) throw this.semantic(t, `no filter exist with that name: ${t.text}`);
-      if (f.type === "chain") throw this.semantic(t, `no filter chain allowed within a filter chain: ${t.text}`);
-      if (names.includes(t.text)) throw this.semantic(t, `no filter allowed twice within a filter chain: ${t.text}`);
+      if (f.type === "chain")
+        throw this.semantic(t, `no filter chain allowed within a filter chain: ${t.text}`);
+      if (names.includes(t.text))
+        throw this.semantic(t, `no filter allowed twice within a filter chain: ${t.text}`);
       if (f.proc !== null) {
-        if (procs.has(f.proc)) throw this.semantic(t, `no proc allowed twice within a filter chain: ${f.proc}`);
+        if (procs.has(f.proc))
+          throw this.semantic(t, `no proc allowed twice within a filter chain: ${f.proc}`);
         procs.add(f.proc);
       }
       names.push(t.text);
@@ -267,7 +281,14 @@ export class Parser {
   private record(e: ConfigError): void {
     const lexFailed = this.lexer.errors.length > this.lexErrorsAtLineStart;
     const report = e.kind === "semantic" || (this.sinceError >= 3 && !lexFailed);
-    if (report) this.diagnostics.push({ file: e.file, line: e.line, col: e.col, message: e.message, kind: e.kind });
+    if (report)
+      this.diagnostics.push({
+        file: e.file,
+        line: e.line,
+        col: e.col,
+        message: e.message,
+        kind: e.kind,
+      });
     this.sinceError = 0;
   }
 
@@ -276,7 +297,11 @@ export class Parser {
     if (host === undefined) return; // --syntax: no file is read
     const r = host.readInclude(path);
     if ("error" in r) {
-      this.diagnostics.push({ ...this.pos(at), message: `failed to include file ${path}: ${r.error}`, kind: "semantic" });
+      this.diagnostics.push({
+        ...this.pos(at),
+        message: `failed to include file ${path}: ${r.error}`,
+        kind: "semantic",
+      });
       return;
     }
     this.lexer.pushFile(r.text, path);
@@ -293,7 +318,13 @@ export function parseConfig(text: string, options: ParseOptions): ParseResult {
   for (const d of diagnostics) if (!fileOrder.has(d.file)) fileOrder.set(d.file, fileOrder.size);
   diagnostics.sort((a, b) => (a.file === b.file ? a.line - b.line : 0));
   if (p.scope.rules === 0) {
-    diagnostics.push({ file: options.file, line: 0, col: 0, message: "no rules, nothing to do", kind: "semantic" });
+    diagnostics.push({
+      file: options.file,
+      line: 0,
+      col: 0,
+      message: "no rules, nothing to do",
+      kind: "semantic",
+    });
   }
   const unusedMacros = [...p.macros.keys()].filter((k) => !p.lexer.usedMacros.has(k));
   return {

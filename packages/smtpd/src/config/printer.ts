@@ -1,8 +1,16 @@
 // Writes a parsed config back in canonical smtpd.conf form (`smtpd -n -v`): one directive
 // per line, every string quoted. Parsing the output again gives the same tree.
 import type {
-  ActionOption, Config, Directive, FilterCheck, FilterDecision, InlineEntries, LimitEntry,
-  ListenOption, MatchOption, TableArg,
+  ActionOption,
+  Config,
+  Directive,
+  FilterCheck,
+  FilterDecision,
+  InlineEntries,
+  LimitEntry,
+  ListenOption,
+  MatchOption,
+  TableArg,
 } from "./ast.js";
 import { isKeyword } from "./keywords.js";
 
@@ -12,7 +20,8 @@ export function quote(s: string): string {
   for (let i = 0; i < s.length; i++) {
     const c = s[i]!;
     if (c === '"') out += '\\"';
-    else if (c === "\\" && (s[i + 1] === '"' || s[i + 1] === " " || s[i + 1] === "\t")) out += "\\\\";
+    else if (c === "\\" && (s[i + 1] === '"' || s[i + 1] === " " || s[i + 1] === "\t"))
+      out += "\\\\";
     else out += c;
   }
   return `${out}"`;
@@ -37,7 +46,11 @@ const entries = (e: InlineEntries): string =>
     : `{ ${e.pairs.map(([k, v]) => `${quote(k)} = ${quote(v)}`).join(", ")} }`;
 
 export const table = (t: TableArg): string =>
-  t.kind === "ref" ? `<${word(t.name)}>` : t.braced ? entries(t.entries) : quote(t.entries.type === "list" ? t.entries.values[0]! : "");
+  t.kind === "ref"
+    ? `<${word(t.name)}>`
+    : t.braced
+      ? entries(t.entries)
+      : quote(t.entries.type === "list" ? t.entries.values[0]! : "");
 
 const limits = (ls: readonly LimitEntry[]): string =>
   ls.map((l) => ("family" in l ? l.family : `${quote(l.key)} ${l.value}`)).join(" ");
@@ -141,7 +154,8 @@ function filterCheck(c: FilterCheck): string {
   }
 }
 
-const decision = (d: FilterDecision): string => ("value" in d ? `${d.kind} ${quote(d.value)}` : d.kind);
+const decision = (d: FilterDecision): string =>
+  "value" in d ? `${d.kind} ${quote(d.value)}` : d.kind;
 
 const procParams = (d: { user: string | null; group: string | null; chroot: string | null }) =>
   `${d.user !== null ? ` user ${quote(d.user)}` : ""}${d.group !== null ? ` group ${quote(d.group)}` : ""}${d.chroot !== null ? ` chroot ${quote(d.chroot)}` : ""}`;
@@ -201,14 +215,20 @@ export function printDirective(d: Directive): string {
     case "action": {
       const m = d.method;
       let method: string;
-      if (m.kind === "maildir") method = `maildir${m.path !== null ? ` ${quote(m.path)}` : ""}${m.junk ? " junk" : ""}`;
-      else if (m.kind === "lmtp") method = `lmtp ${quote(m.destination)}${m.rcptTo ? " rcpt-to" : ""}`;
+      if (m.kind === "maildir")
+        method = `maildir${m.path !== null ? ` ${quote(m.path)}` : ""}${m.junk ? " junk" : ""}`;
+      else if (m.kind === "lmtp")
+        method = `lmtp ${quote(m.destination)}${m.rcptTo ? " rcpt-to" : ""}`;
       else if (m.kind === "mda") method = `mda ${quote(m.command)}`;
       else method = m.kind;
       return [`action ${quote(d.name)} ${method}`, ...d.options.map(actionOption)].join(" ");
     }
     case "match":
-      return ["match", ...d.options.map(matchOption), d.action === null ? "reject" : `action ${quote(d.action)}`].join(" ");
+      return [
+        "match",
+        ...d.options.map(matchOption),
+        d.action === null ? "reject" : `action ${quote(d.action)}`,
+      ].join(" ");
     case "filter-proc":
       return `filter ${quote(d.name)} proc ${quote(d.proc)}`;
     case "filter-proc-exec":

@@ -4,8 +4,19 @@ import type { InlineEntries, TableArg } from "./ast.js";
 
 /** table(5) services (OpenSMTPD K_* lookups). */
 export type Service =
-  | "alias" | "domain" | "credentials" | "netaddr" | "userinfo" | "source" | "mailaddr"
-  | "addrname" | "mailaddrmap" | "relayhost" | "string" | "regex" | "auth";
+  | "alias"
+  | "domain"
+  | "credentials"
+  | "netaddr"
+  | "userinfo"
+  | "source"
+  | "mailaddr"
+  | "addrname"
+  | "mailaddrmap"
+  | "relayhost"
+  | "string"
+  | "regex"
+  | "auth";
 
 /**
  * What is known of a table's shape: a list, a mapping, or "any" (a backend that decides at
@@ -17,7 +28,8 @@ export interface TableInfo {
   readonly services: ReadonlySet<Service> | null;
 }
 
-export const inlineShape = (e: InlineEntries): "list" | "map" => (e.type === "list" ? "list" : "map");
+export const inlineShape = (e: InlineEntries): "list" | "map" =>
+  e.type === "list" ? "list" : "map";
 
 /**
  * Tables the daemon defines itself. Their names carry the angle brackets (`<localhost>`), so
@@ -59,7 +71,12 @@ export class Scope {
    * parse.y table_check_use: the table must have the wanted shape ("list", "map" or
    * "either") and offer the service. Returns an error message or null.
    */
-  checkUse(t: TableArg, want: "list" | "map" | "either", service: Service, message: (name: string) => string): string | null {
+  checkUse(
+    t: TableArg,
+    want: "list" | "map" | "either",
+    service: Service,
+    message: (name: string) => string,
+  ): string | null {
     const info = this.tableInfo(t);
     if (typeof info === "string") return info;
     const shapeOk = info.shape === "any" || want === "either" || info.shape === want;

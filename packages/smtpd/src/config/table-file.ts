@@ -10,7 +10,9 @@ export interface TableFileError {
   readonly message: string;
 }
 
-export type TableFileResult = { readonly ok: true; readonly entries: TableFileEntries } | { readonly ok: false; readonly error: TableFileError };
+export type TableFileResult =
+  | { readonly ok: true; readonly entries: TableFileEntries }
+  | { readonly ok: false; readonly error: TableFileError };
 
 /** Split one non-comment line into key and optional value. */
 function splitLine(line: string): [string, string | null] {
@@ -44,7 +46,8 @@ export function parseTableFile(text: string): TableFileResult {
       if (/^#\s*@list\s*$/.test(line)) forcedList = true;
       continue;
     }
-    if (line.includes("\0")) return { ok: false, error: { line: i + 1, message: "NUL byte in table file" } };
+    if (line.includes("\0"))
+      return { ok: false, error: { line: i + 1, message: "NUL byte in table file" } };
     if (forcedList) {
       values.push(line);
       type = "list";
@@ -53,7 +56,13 @@ export function parseTableFile(text: string): TableFileResult {
     const [key, value] = splitLine(line);
     const t = value === null ? "list" : "map";
     if (type !== null && t !== type) {
-      return { ok: false, error: { line: i + 1, message: `invalid entry: table mixes list entries and key-value pairs` } };
+      return {
+        ok: false,
+        error: {
+          line: i + 1,
+          message: `invalid entry: table mixes list entries and key-value pairs`,
+        },
+      };
     }
     type = t;
     if (value === null) values.push(key);

@@ -14,7 +14,11 @@ export function configWarnings(config: Config): Diagnostic[] {
       for (const u of urls) {
         const r = parseRelayUrl(u);
         if ("error" in r) {
-          out.push({ ...d.pos, kind: "warning", message: `action "${d.name}": relay host "${u}" will fail at delivery: ${r.error}` });
+          out.push({
+            ...d.pos,
+            kind: "warning",
+            message: `action "${d.name}": relay host "${u}" will fail at delivery: ${r.error}`,
+          });
         }
       }
     }

@@ -17,7 +17,8 @@ export function parseRelayUrl(text: string): RelayUrl | { error: string } {
   const sep = rest.indexOf("://");
   if (sep >= 0) {
     const p = rest.slice(0, sep).toLowerCase();
-    if (!(PROTOS as readonly string[]).includes(p)) return { error: `unknown protocol "${rest.slice(0, sep)}"` };
+    if (!(PROTOS as readonly string[]).includes(p))
+      return { error: `unknown protocol "${rest.slice(0, sep)}"` };
     proto = p as RelayProto;
     rest = rest.slice(sep + 3);
   }
@@ -27,7 +28,8 @@ export function parseRelayUrl(text: string): RelayUrl | { error: string } {
     label = rest.slice(0, at);
     rest = rest.slice(at + 1);
     if (label === "") return { error: "empty credentials label" };
-    if (proto !== "smtp+tls" && proto !== "smtps") return { error: "a credentials label needs smtp+tls:// or smtps://" };
+    if (proto !== "smtp+tls" && proto !== "smtps")
+      return { error: "a credentials label needs smtp+tls:// or smtps://" };
   }
   let host: string;
   let portText: string | null = null;
@@ -53,6 +55,7 @@ export function parseRelayUrl(text: string): RelayUrl | { error: string } {
     }
     port = Number(portText);
   }
-  if (proto === "lmtp" && port === null && !host.startsWith("/")) return { error: "lmtp:// needs a port" };
+  if (proto === "lmtp" && port === null && !host.startsWith("/"))
+    return { error: "lmtp:// needs a port" };
   return { proto, label, host, port };
 }
