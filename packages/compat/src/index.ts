@@ -1,2 +1,3 @@
 // @facteur/compat: the one place that knows about operating systems.
 export * from "./platform.js";
+export * from "./users.js";

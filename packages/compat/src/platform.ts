@@ -10,6 +10,8 @@ export interface PlatformFacts {
   readonly configPath: string;
   readonly spoolDir: string;
   readonly controlSocket: string;
+  /** unix socket of the implicit `listen on socket` SMTP listener (sendmail talks to it) */
+  readonly enqueueSocket: string;
   readonly pidFile: string;
   readonly libexecDir: string;
   readonly mailnameFile: string;
@@ -23,6 +25,7 @@ export interface PlatformFacts {
 const shared = {
   spoolDir: "/var/spool/smtpd",
   controlSocket: "/var/run/smtpd.sock",
+  enqueueSocket: "/var/run/smtpd-enqueue.sock",
   pidFile: "/var/run/smtpd.pid",
 } as const;
 
@@ -126,6 +129,7 @@ export function platformFacts(
     ...withLibexec,
     spoolDir: join(r, "spool"),
     controlSocket: join(r, "smtpd.sock"),
+    enqueueSocket: join(r, "enqueue.sock"),
     pidFile: join(r, "smtpd.pid"),
     emptyDir: join(r, "empty"),
   };

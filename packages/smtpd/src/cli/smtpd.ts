@@ -1,7 +1,12 @@
-// The `smtpd` program (parent): today its configuration check, `smtpd -n`.
+// The `smtpd` program: the configuration check (`smtpd -n`), the daemon's parent, and with
+// `-x ROLE` one of its roles.
 // smtpd [-dFhnv] [-D name=value] [-f file] [-P mda|mta|smtp] [-T trace] [--syntax] [--root DIR]
 import { readFileSync } from "node:fs";
 import { platformFacts } from "@facteur/compat";
+import { runControl } from "../control/role.js";
+import type { RoleName } from "../ipc/messages.js";
+import { bootRole, type RoleMain } from "../ipc/role-boot.js";
+import { runParent } from "../parent/parent.js";
 import {
   checkSystem,
   configWarnings,
@@ -19,7 +24,13 @@ export interface SmtpdArgs {
   readonly file: string | null;
   readonly defines: Readonly<Record<string, string>>;
   readonly root: string | null;
+  /** `-x ROLE`: run as one of the daemon's roles (started by the parent only) */
+  readonly role: string | null;
 }
+
+const ROLE_MAINS: Record<string, RoleMain> = {
+  control: runControl,
+};
 
 const USAGE =
   "usage: smtpd [-dFhnv] [-D macro=value] [-f file] [-P system] [-T trace] [--syntax] [--root dir]";
@@ -32,6 +43,7 @@ export function parseArgs(argv: readonly string[]): SmtpdArgs | { error: string 
   let foreground = false;
   let file: string | null = null;
   let root: string | null = null;
+  let role: string | null = null;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     const value = (flag: string): string => {
@@ -63,7 +75,7 @@ export function parseArgs(argv: readonly string[]): SmtpdArgs | { error: string 
       return { error: (e as Error).message };
     }
   }
-  return { check, syntaxOnly, verbose, foreground, file, defines, root };
+  return { check, syntaxOnly, verbose, foreground, file, defines, root, role };
 }
 
 /** Runs `smtpd -n`; returns the exit status. Output goes through the given writers. */

@@ -58,7 +58,16 @@ export type RequestKind = keyof Requests;
 export interface Notices {
   "role.hello": { role: RoleName; version: number; pid: number };
   "role.ready": { role: RoleName };
-  "parent.start": { role: RoleName; configText: string; configFile: string; root: string | null; verbose: boolean; defines: Record<string, string> };
+  "parent.start": {
+    role: RoleName;
+    configText: string;
+    configFile: string;
+    hostname: string;
+    spoolDir: string;
+    controlSocket: string;
+    verbose: boolean;
+    defines: Record<string, string>;
+  };
   "parent.listen": { listener: number };
   "parent.stop": Record<string, never>;
 }

@@ -1,0 +1,89 @@
+// The `smtpctl` program: talks to the control role over its unix socket. Commands may be
+// abbreviated to any unambiguous prefix (`sh q`), as with OpenSMTPD's smtpctl.
+import { connect } from "node:net";
+import { platformFacts } from "@facteur/compat";
+
+/** The command words smtpctl knows today, as full argument patterns. */
+const COMMANDS: readonly (readonly string[])[] = [
+  ["show", "status"],
+  ["show", "stats"],
+  ["show", "queue"],
+  ["show", "envelope"],
+];
+
+/** Expand unambiguous prefixes: `sh q` -> `show queue`. Extra words are arguments. */
+export function expandCommand(argv: readonly string[]): string[] | { error: string } {
+  let candidates = COMMANDS;
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const word = argv[i]!;
+    const pos = i;
+    const atThisPos = candidates.filter((c) => c.length > pos);
+    if (atThisPos.length === 0) return [...out, ...argv.slice(i)];
+    const exact = atThisPos.filter((c) => c[pos] === word);
+    const matching = exact.length > 0 ? exact : atThisPos.filter((c) => c[pos]!.startsWith(word));
+    const words = new Set(matching.map((c) => c[pos]!));
+    if (words.size === 0) return { error: `invalid command: ${argv.join(" ")}` };
+    if (words.size > 1) return { error: `ambiguous command: ${argv.slice(0, i + 1).join(" ")}` };
+    const w = [...words][0]!;
+    out.push(w);
+    candidates = matching.filter((c) => c[pos] === w);
+  }
+  if (!candidates.some((c) => c.length === out.length)) return { error: `incomplete command: ${argv.join(" ")}` };
+  return out;
+}
+
+export function request(socketPath: string, argv: readonly string[], timeoutMs = 10_000): Promise<{ ok: boolean; text: string }> {
+  return new Promise((resolve, reject) => {
+    const sock = connect(socketPath);
+    let buf = "";
+    sock.setEncoding("utf8");
+    sock.setTimeout(timeoutMs, () => {
+      sock.destroy();
+      reject(new Error("timed out"));
+    });
+    sock.on("connect", () => sock.write(`${JSON.stringify({ argv })}\n`));
+    sock.on("data", (d: string) => {
+      buf += d;
+    });
+    sock.on("error", reject);
+    sock.on("end", () => {
+      try {
+        resolve(JSON.parse(buf) as { ok: boolean; text: string });
+      } catch {
+        reject(new Error("malformed answer from smtpd"));
+      }
+    });
+  });
+}
+
+export async function smtpctlMain(argv: readonly string[]): Promise<number> {
+  let root: string | null = null;
+  const rest: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === "--root") root = argv[++i] ?? null;
+    else if (a.startsWith("--root=")) root = a.slice(7);
+    else rest.push(a);
+  }
+  const cmd = expandCommand(rest);
+  if ("error" in cmd) {
+    process.stderr.write(`smtpctl: ${cmd.error}\n`);
+    return 1;
+  }
+  if (cmd.length === 0) {
+    process.stderr.write("usage: smtpctl [--root dir] command [argument ...]\n");
+    return 1;
+  }
+  const facts = platformFacts(root !== null ? { root } : {});
+  try {
+    const r = await request(facts.controlSocket, cmd);
+    (r.ok ? process.stdout : process.stderr).write(r.text);
+    return r.ok ? 0 : 1;
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    const why = code === "ENOENT" || code === "ECONNREFUSED" ? "smtpd doesn't seem to be running" : (e as Error).message;
+    process.stderr.write(`smtpctl: ${why}\n`);
+    return 1;
+  }
+}

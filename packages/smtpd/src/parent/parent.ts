@@ -1,0 +1,223 @@
+// The privileged parent (`smtpd`): checks the config, prepares the spool, starts the roles
+// with reduced credentials, routes their messages, binds listeners for the dispatcher,
+// reaps children. It never parses network input.
+import { type ChildProcess, fork } from "node:child_process";
+import { chownSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { hostname as osHostname } from "node:os";
+import { dirname } from "node:path";
+import { getpwnam, type PlatformFacts, platformFacts } from "@facteur/compat";
+import type { SmtpdArgs } from "../cli/smtpd.js";
+import { checkSystem, formatDiagnostic, parseConfig, systemHost } from "../config/index.js";
+import { buildModel } from "../config/model.js";
+import { log, setLogVerbose } from "../log.js";
+import { type Frame, IPC_VERSION, isFrame } from "../ipc/messages.js";
+import { type Bound, bindListener } from "./listeners.js";
+
+const CHILD_ROLES = ["queue", "lookup", "dispatcher", "control"] as const;
+type ChildRole = (typeof CHILD_ROLES)[number];
+const START_TIMEOUT_MS = 15_000;
+
+function mailname(facts: PlatformFacts): string {
+  try {
+    const n = readFileSync(facts.mailnameFile, "utf8").trim();
+    if (n !== "") return n;
+  } catch {
+    // no mailname: the host name
+  }
+  return osHostname();
+}
+
+/** Refuse to start twice: a pid file whose process is alive. */
+function claimPidFile(path: string): string | null {
+  try {
+    const pid = Number(readFileSync(path, "utf8").trim());
+    if (Number.isInteger(pid) && pid > 0) {
+      try {
+        process.kill(pid, 0);
+        return `already running (pid ${pid})`;
+      } catch {
+        // stale
+      }
+    }
+  } catch {
+    // none
+  }
+  writeFileSync(path, `${process.pid}\n`);
+  return null;
+}
+
+interface Child {
+  readonly role: ChildRole;
+  readonly proc: ChildProcess;
+  hello: boolean;
+  ready: boolean;
+}
+
+export async function runParent(args: SmtpdArgs): Promise<number> {
+  setLogVerbose(args.verbose);
+  const facts = platformFacts(args.root !== null ? { root: args.root } : {});
+  const configFile = args.file ?? facts.configPath;
+  let configText: string;
+  try {
+    configText = readFileSync(configFile, "utf8");
+  } catch (e) {
+    process.stderr.write(`smtpd: ${configFile}: ${(e as Error).message}\n`);
+    return 1;
+  }
+  const parsed = parseConfig(configText, { file: configFile, defines: args.defines, host: systemHost(facts.libexecDir) });
+  const diags = [...parsed.diagnostics];
+  if (parsed.ok) diags.push(...(await checkSystem(parsed.config)));
+  const errors = diags.filter((d) => d.kind !== "warning");
+  for (const d of diags) process.stderr.write(`${formatDiagnostic(d)}\n`);
+  if (errors.length > 0) return 1;
+  const hostname = mailname(facts);
+  const model = buildModel(parsed.config, hostname);
+
+  const isRoot = process.getuid?.() === 0;
+  for (const d of [args.root, facts.spoolDir, dirname(facts.controlSocket), dirname(facts.pidFile)]) {
+    if (d !== null) mkdirSync(d, { recursive: true, mode: 0o711 });
+  }
+  const ids = (user: string) => {
+    if (!isRoot) return {};
+    const pw = getpwnam(user);
+    if (pw === null) throw new Error(`unknown user ${user}: create it (see smtpd(8))`);
+    return { uid: pw.uid, gid: pw.gid };
+  };
+  let roleIds: Record<ChildRole, { uid?: number; gid?: number }>;
+  try {
+    const smtpd = ids(facts.smtpdUser);
+    const smtpq = ids(facts.smtpqUser);
+    roleIds = { queue: smtpq, lookup: smtpd, dispatcher: smtpd, control: smtpd };
+    if (isRoot && smtpq.uid !== undefined) chownSync(facts.spoolDir, 0, 0);
+  } catch (e) {
+    log("crit", (e as Error).message);
+    return 1;
+  }
+  const pidError = claimPidFile(facts.pidFile);
+  if (pidError !== null) {
+    log("crit", `smtpd: ${pidError}`);
+    return 1;
+  }
+
+  log("info", `Facteur smtpd starting (pid ${process.pid})`);
+  const children = new Map<ChildRole, Child>();
+  const bound: Bound[] = [];
+  let stopping = false;
+  let exitCode = 0;
+  let resolveDone: (code: number) => void = () => undefined;
+  const done = new Promise<number>((r) => {
+    resolveDone = r;
+  });
+
+  const stop = (code: number, why: string) => {
+    if (stopping) return;
+    stopping = true;
+    exitCode = code;
+    log(code === 0 ? "info" : "warn", why);
+    for (const b of bound) b.server.close();
+    for (const c of children.values()) {
+      if (c.proc.exitCode === null && c.proc.connected) c.proc.send({ t: "note", from: "parent", to: c.role, kind: "parent.stop", body: {} });
+    }
+    const killTimer = setTimeout(() => {
+      for (const c of children.values()) if (c.proc.exitCode === null) c.proc.kill("SIGKILL");
+    }, 5000);
+    killTimer.unref();
+    const check = () => {
+      if ([...children.values()].every((c) => c.proc.exitCode !== null || c.proc.signalCode !== null)) {
+        clearTimeout(killTimer);
+        for (const p of [facts.pidFile, facts.controlSocket, facts.enqueueSocket]) rmSync(p, { force: true });
+        resolveDone(exitCode);
+      }
+    };
+    for (const c of children.values()) c.proc.once("exit", check);
+    check();
+  };
+
+  const route = (from: Child, f: Frame, handle: unknown) => {
+    if (f.from !== from.role) return; // a role may not speak for another
+    if (f.to === "parent") return onParentFrame(from, f);
+    const target = children.get(f.to as ChildRole);
+    if (target?.proc.connected) target.proc.send(f, handle as never);
+  };
+
+  const onParentFrame = (from: Child, f: Frame) => {
+    if (f.t === "note" && f.kind === "role.hello") {
+      const body = f.body as { version: number };
+      if (body.version !== IPC_VERSION) {
+        stop(1, `${from.role}: IPC version ${body.version}, expected ${IPC_VERSION}`);
+        return;
+      }
+      from.hello = true;
+      if ([...children.values()].every((c) => c.hello)) startRoles();
+    } else if (f.t === "note" && f.kind === "role.ready") {
+      from.ready = true;
+      if ([...children.values()].every((c) => c.ready)) void openListeners();
+    } else if (f.t === "req" && f.kind === "parent.status") {
+      from.proc.send({ t: "res", from: "parent", to: from.role, id: f.id, ok: true, body: { mda: "running", mta: "running", smtp: "running" } });
+    } else if (f.t === "req") {
+      from.proc.send({ t: "res", from: "parent", to: from.role, id: f.id, ok: false, body: `parent: no handler for ${f.kind}` });
+    }
+  };
+
+  const startRoles = () => {
+    for (const c of children.values()) {
+      c.proc.send({
+        t: "note",
+        from: "parent",
+        to: c.role,
+        kind: "parent.start",
+        body: {
+          role: c.role,
+          configText,
+          configFile,
+          hostname,
+          spoolDir: facts.spoolDir,
+          controlSocket: facts.controlSocket,
+          verbose: args.verbose,
+          defines: args.defines,
+        },
+      });
+    }
+  };
+
+  const openListeners = async () => {
+    try {
+      for (const l of model.listeners) bound.push(...(await bindListener(l, facts.enqueueSocket)));
+    } catch (e) {
+      stop(1, `cannot bind listener: ${(e as Error).message}`);
+      return;
+    }
+    const dispatcher = children.get("dispatcher")!;
+    for (const b of bound) {
+      dispatcher.proc.send({ t: "note", from: "parent", to: "dispatcher", kind: "parent.listen", body: { listener: b.listener } }, b.server, () => b.server.close());
+      log("info", `listening on ${b.address}`);
+    }
+    log("info", "smtpd ready");
+  };
+
+  const entry = process.argv[1]!;
+  for (const role of CHILD_ROLES) {
+    const proc = fork(entry, ["-x", role, ...(args.verbose ? ["-v"] : [])], {
+      ...roleIds[role],
+      serialization: "advanced",
+      stdio: ["ignore", "inherit", "inherit", "ipc"],
+    });
+    const c: Child = { role, proc, hello: false, ready: false };
+    children.set(role, c);
+    proc.on("message", (m: unknown, handle: unknown) => {
+      if (isFrame(m)) route(c, m, handle);
+    });
+    proc.on("exit", (code, signal) => {
+      if (!stopping) stop(1, `lost child: ${role} exited abnormally (${signal ?? `status ${code}`})`);
+    });
+  }
+  const startTimer = setTimeout(() => {
+    if (![...children.values()].every((c) => c.ready)) stop(1, "roles did not start in time");
+  }, START_TIMEOUT_MS);
+  startTimer.unref();
+
+  process.on("SIGTERM", () => stop(0, "received SIGTERM, shutting down"));
+  process.on("SIGINT", () => stop(0, "received SIGINT, shutting down"));
+  process.on("SIGHUP", () => log("info", "received SIGHUP: configuration reload is not available yet"));
+  return done;
+}
