@@ -195,8 +195,9 @@ test("-D defines a macro that wins over the file; a bad -D is refused", () => {
   assert.match(bad.err, /could not parse macro definition novalue/);
 });
 
-test("without -n the daemon says it is not available yet and exits non-zero", () => {
-  const r = run(["-d"]);
+test("the daemon refuses to start on an invalid configuration, with the diagnostics", () => {
+  const f = conf("bad-daemon.conf", "listen on 127.0.0.1 port 0\nmatch for any reject\n");
+  const r = run(["-d", "-f", f, "--root", join(dir, "root")]);
   assert.equal(r.code, 1);
-  assert.match(r.err, /only the configuration check/);
+  assert.equal(r.err, "bad-daemon.conf:1: invalid port: 0\n");
 });
