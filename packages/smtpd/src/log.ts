@@ -15,12 +15,20 @@ export function setLogPrefix(p: string): void {
 }
 
 // Control characters never reach the log: a client cannot forge log lines.
-const clean = (s: string) => s.replace(/[\x00-\x1f\x7f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`);
+const clean = (s: string) =>
+  s.replace(/[\x00-\x1f\x7f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`);
 
 export function log(level: Level, msg: string): void {
   if (level === "debug" && !verbose) return;
   const head = verbose && prefix !== "" ? `${prefix}: ` : "";
-  const lvl = level === "info" ? "info: " : level === "warn" ? "warn: " : level === "crit" ? "fatal: " : "debug: ";
+  const lvl =
+    level === "info"
+      ? "info: "
+      : level === "warn"
+        ? "warn: "
+        : level === "crit"
+          ? "fatal: "
+          : "debug: ";
   process.stderr.write(`${head}${lvl}${clean(msg)}\n`);
 }
 

@@ -29,11 +29,16 @@ export function expandCommand(argv: readonly string[]): string[] | { error: stri
     out.push(w);
     candidates = matching.filter((c) => c[pos] === w);
   }
-  if (!candidates.some((c) => c.length === out.length)) return { error: `incomplete command: ${argv.join(" ")}` };
+  if (!candidates.some((c) => c.length === out.length))
+    return { error: `incomplete command: ${argv.join(" ")}` };
   return out;
 }
 
-export function request(socketPath: string, argv: readonly string[], timeoutMs = 10_000): Promise<{ ok: boolean; text: string }> {
+export function request(
+  socketPath: string,
+  argv: readonly string[],
+  timeoutMs = 10_000,
+): Promise<{ ok: boolean; text: string }> {
   return new Promise((resolve, reject) => {
     const sock = connect(socketPath);
     let buf = "";
@@ -82,7 +87,10 @@ export async function smtpctlMain(argv: readonly string[]): Promise<number> {
     return r.ok ? 0 : 1;
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    const why = code === "ENOENT" || code === "ECONNREFUSED" ? "smtpd doesn't seem to be running" : (e as Error).message;
+    const why =
+      code === "ENOENT" || code === "ECONNREFUSED"
+        ? "smtpd doesn't seem to be running"
+        : (e as Error).message;
     process.stderr.write(`smtpctl: ${why}\n`);
     return 1;
   }

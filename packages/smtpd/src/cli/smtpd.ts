@@ -3,10 +3,6 @@
 // smtpd [-dFhnv] [-D name=value] [-f file] [-P mda|mta|smtp] [-T trace] [--syntax] [--root DIR]
 import { readFileSync } from "node:fs";
 import { platformFacts } from "@facteur/compat";
-import { runControl } from "../control/role.js";
-import type { RoleName } from "../ipc/messages.js";
-import { bootRole, type RoleMain } from "../ipc/role-boot.js";
-import { runParent } from "../parent/parent.js";
 import {
   checkSystem,
   configWarnings,
@@ -15,6 +11,10 @@ import {
   printConfig,
   systemHost,
 } from "../config/index.js";
+import { runControl } from "../control/role.js";
+import type { RoleName } from "../ipc/messages.js";
+import { bootRole, type RoleMain } from "../ipc/role-boot.js";
+import { runParent } from "../parent/parent.js";
 
 export interface SmtpdArgs {
   readonly check: boolean;
@@ -62,6 +62,7 @@ export function parseArgs(argv: readonly string[]): SmtpdArgs | { error: string 
         if (eq <= 0) return { error: `could not parse macro definition ${d}` };
         defines[d.slice(0, eq)] = d.slice(eq + 1);
       } else if (a.startsWith("-f")) file = value("-f");
+      else if (a.startsWith("-x")) role = value("-x");
       else if (a.startsWith("-P") || a.startsWith("-T") || a.startsWith("-B")) value(a.slice(0, 2));
       else if (/^-[dFhnv]+$/.test(a)) {
         for (const c of a.slice(1)) {
@@ -126,8 +127,14 @@ export async function main(argv: readonly string[]): Promise<number> {
       (s) => process.stderr.write(s),
     );
   }
-  process.stderr.write(
-    "smtpd: the daemon is not built yet; only the configuration check (-n) is available\n",
-  );
-  return 1;
+  if (a.role !== null) {
+    const roleMain = ROLE_MAINS[a.role];
+    if (roleMain === undefined) {
+      process.stderr.write(`smtpd: unknown role ${a.role}\n`);
+      return 1;
+    }
+    bootRole(a.role as RoleName, roleMain);
+    return new Promise<number>(() => undefined); // runs until the parent stops it
+  }
+  return runParent(a);
 }

@@ -1,7 +1,14 @@
 // The configuration as the daemon uses it (parent and every role): listeners with their
 // facts and defaults, tables, actions and rules, built from a parsed smtpd.conf.
 import { hostname as osHostname } from "node:os";
-import type { Config, Directive, InlineEntries, ListenOption, MatchOption, TableArg } from "./ast.js";
+import type {
+  Config,
+  Directive,
+  InlineEntries,
+  ListenOption,
+  MatchOption,
+  TableArg,
+} from "./ast.js";
 
 export type TlsMode = "none" | "starttls" | "starttls-required" | "smtps";
 
@@ -32,7 +39,11 @@ export interface ListenerModel {
 }
 
 export type ActionModel = Extract<Directive, { kind: "action" }>;
-export type RuleModel = { readonly index: number; readonly options: readonly MatchOption[]; readonly action: string | null };
+export type RuleModel = {
+  readonly index: number;
+  readonly options: readonly MatchOption[];
+  readonly action: string | null;
+};
 
 export type TableModel =
   | { readonly kind: "inline"; readonly entries: InlineEntries }
@@ -56,15 +67,26 @@ export interface Model {
 
 export const DEFAULT_MAX_MESSAGE_BYTES = 35 * 1024 * 1024;
 
-function listenerModel(index: number, d: Extract<Directive, { kind: "listen" }>, serverName: string): ListenerModel {
-  const opt = <K extends ListenOption["kind"]>(k: K) => d.options.find((o) => o.kind === k) as Extract<ListenOption, { kind: K }> | undefined;
+function listenerModel(
+  index: number,
+  d: Extract<Directive, { kind: "listen" }>,
+  serverName: string,
+): ListenerModel {
+  const opt = <K extends ListenOption["kind"]>(k: K) =>
+    d.options.find((o) => o.kind === k) as Extract<ListenOption, { kind: K }> | undefined;
   const str = (k: "ciphers" | "protocols" | "ca" | "tag" | "hostname"): string | null => {
     const o = d.options.find((x) => x.kind === k);
     return o !== undefined && "value" in o ? o.value : null;
   };
   const mode = opt("tls-mode");
   const tls: TlsMode =
-    mode === undefined ? "none" : mode.mode === "smtps" ? "smtps" : mode.mode === "tls-require" ? "starttls-required" : "starttls";
+    mode === undefined
+      ? "none"
+      : mode.mode === "smtps"
+        ? "smtps"
+        : mode.mode === "tls-require"
+          ? "starttls-required"
+          : "starttls";
   const port = opt("port")?.port ?? (tls === "smtps" ? 465 : 25);
   const auth = opt("auth");
   const filter = opt("filter");
@@ -118,7 +140,12 @@ export function buildModel(config: Config, serverName: string = osHostname()): M
         listeners.push(listenerModel(listeners.length, d, serverName));
         break;
       case "table":
-        tables.set(d.name, d.source.kind === "inline" ? { kind: "inline", entries: d.source.entries } : { kind: "backend", backend: d.source.backend, config: d.source.config });
+        tables.set(
+          d.name,
+          d.source.kind === "inline"
+            ? { kind: "inline", entries: d.source.entries }
+            : { kind: "backend", backend: d.source.backend, config: d.source.config },
+        );
         break;
       case "action":
         actions.set(d.name, d);

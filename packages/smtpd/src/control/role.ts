@@ -38,12 +38,18 @@ export async function runControl({ channel, start }: RoleEnv): Promise<void> {
       return { ok: true, text: `${lines.join("\n")}\n` };
     }
     if (verb === "show" && what === "queue") {
-      const r = await channel.request("queue", "queue.list", arg !== undefined ? { msgid: arg } : {});
+      const r = await channel.request(
+        "queue",
+        "queue.list",
+        arg !== undefined ? { msgid: arg } : {},
+      );
       return { ok: true, text: r.lines.map((l) => `${l}\n`).join("") };
     }
     if (verb === "show" && what === "envelope" && arg !== undefined) {
       const r = await channel.request("queue", "queue.envelope", { evpid: arg });
-      return r.text === null ? { ok: false, text: "no such envelope\n" } : { ok: true, text: r.text };
+      return r.text === null
+        ? { ok: false, text: "no such envelope\n" }
+        : { ok: true, text: r.text };
     }
     return { ok: false, text: `command not supported: ${req.argv.join(" ")}\n` };
   };
@@ -62,14 +68,16 @@ export async function runControl({ channel, start }: RoleEnv): Promise<void> {
       let req: ControlRequest;
       try {
         req = JSON.parse(buf.slice(0, nl)) as ControlRequest;
-        if (!Array.isArray(req.argv) || !req.argv.every((a) => typeof a === "string")) throw new Error("bad argv");
+        if (!Array.isArray(req.argv) || !req.argv.every((a) => typeof a === "string"))
+          throw new Error("bad argv");
       } catch {
         sock.end(`${JSON.stringify({ ok: false, text: "malformed request\n" })}\n`);
         return;
       }
       answer(req).then(
         (r) => sock.end(`${JSON.stringify(r)}\n`),
-        (e: unknown) => sock.end(`${JSON.stringify({ ok: false, text: `${(e as Error).message}\n` })}\n`),
+        (e: unknown) =>
+          sock.end(`${JSON.stringify({ ok: false, text: `${(e as Error).message}\n` })}\n`),
       );
     });
   };

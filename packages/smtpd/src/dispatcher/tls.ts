@@ -22,12 +22,24 @@ const VERSIONS = ["TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3"] as const;
 type Version = (typeof VERSIONS)[number];
 
 /** libtls protocol strings to Node's min/max versions. */
-export function protocolRange(spec: string | null): { minVersion: Version; maxVersion: Version } | { error: string } {
-  if (spec === null || spec === "" || spec === "default" || spec === "secure") return { minVersion: "TLSv1.2", maxVersion: "TLSv1.3" };
+export function protocolRange(
+  spec: string | null,
+): { minVersion: Version; maxVersion: Version } | { error: string } {
+  if (spec === null || spec === "" || spec === "default" || spec === "secure")
+    return { minVersion: "TLSv1.2", maxVersion: "TLSv1.3" };
   if (spec === "all" || spec === "legacy") return { minVersion: "TLSv1", maxVersion: "TLSv1.3" };
-  const names: Record<string, Version> = { tlsv1: "TLSv1", "tlsv1.0": "TLSv1", "tlsv1.1": "TLSv1.1", "tlsv1.2": "TLSv1.2", "tlsv1.3": "TLSv1.3" };
+  const names: Record<string, Version> = {
+    tlsv1: "TLSv1",
+    "tlsv1.0": "TLSv1",
+    "tlsv1.1": "TLSv1.1",
+    "tlsv1.2": "TLSv1.2",
+    "tlsv1.3": "TLSv1.3",
+  };
   const picked: Version[] = [];
-  for (const w of spec.toLowerCase().split(/[\s,:]+/).filter((x) => x !== "")) {
+  for (const w of spec
+    .toLowerCase()
+    .split(/[\s,:]+/)
+    .filter((x) => x !== "")) {
     const v = names[w.replace(/^!/, "")];
     if (v === undefined) return { error: `unknown TLS protocol "${w}"` };
     if (!w.startsWith("!")) picked.push(v);
@@ -39,11 +51,17 @@ export function protocolRange(spec: string | null): { minVersion: Version; maxVe
 
 export interface TlsContexts {
   readonly defaultContext: SecureContext;
-  readonly sniCallback: (servername: string, cb: (err: Error | null, ctx?: SecureContext) => void) => void;
+  readonly sniCallback: (
+    servername: string,
+    cb: (err: Error | null, ctx?: SecureContext) => void,
+  ) => void;
   readonly options: SecureContextOptions;
 }
 
-export function buildTlsContexts(pkis: readonly PkiMaterial[], opts: TlsListenerOptions): TlsContexts {
+export function buildTlsContexts(
+  pkis: readonly PkiMaterial[],
+  opts: TlsListenerOptions,
+): TlsContexts {
   if (pkis.length === 0) throw new Error("TLS listener without pki");
   const range = protocolRange(opts.protocols);
   if ("error" in range) throw new Error(range.error);

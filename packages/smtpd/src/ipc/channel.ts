@@ -31,13 +31,22 @@ export class IpcTimeoutError extends Error {
   }
 }
 
-type Handler<K extends RequestKind> = (req: Requests[K]["req"], from: RoleName) => Promise<Requests[K]["res"]> | Requests[K]["res"];
+type Handler<K extends RequestKind> = (
+  req: Requests[K]["req"],
+  from: RoleName,
+) => Promise<Requests[K]["res"]> | Requests[K]["res"];
 
 export class Channel {
   private nextId = 1;
-  private readonly pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }>();
+  private readonly pending = new Map<
+    number,
+    { resolve: (v: unknown) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }
+  >();
   private readonly handlers = new Map<string, (req: unknown, from: RoleName) => unknown>();
-  private readonly noticeHandlers = new Map<string, (body: unknown, handle: unknown, from: RoleName) => void>();
+  private readonly noticeHandlers = new Map<
+    string,
+    (body: unknown, handle: unknown, from: RoleName) => void
+  >();
   readonly self: RoleName;
   private readonly port: Port;
 
@@ -51,7 +60,10 @@ export class Channel {
     this.handlers.set(kind, h as (req: unknown, from: RoleName) => unknown);
   }
 
-  onNotice<K extends NoticeKind>(kind: K, h: (body: Notices[K], handle: unknown, from: RoleName) => void): void {
+  onNotice<K extends NoticeKind>(
+    kind: K,
+    h: (body: Notices[K], handle: unknown, from: RoleName) => void,
+  ): void {
     this.noticeHandlers.set(kind, h as (body: unknown, handle: unknown, from: RoleName) => void);
   }
 
@@ -59,7 +71,12 @@ export class Channel {
     this.port.send({ t: "note", from: this.self, to, kind, body }, handle);
   }
 
-  request<K extends RequestKind>(to: RoleName, kind: K, body: Requests[K]["req"], timeoutMs = 30_000): Promise<Requests[K]["res"]> {
+  request<K extends RequestKind>(
+    to: RoleName,
+    kind: K,
+    body: Requests[K]["req"],
+    timeoutMs = 30_000,
+  ): Promise<Requests[K]["res"]> {
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
@@ -105,7 +122,8 @@ export class Channel {
       .then(() => h(f.body, f.from))
       .then(
         (v) => reply(true, v),
-        (e: unknown) => reply(false, `${this.self}: ${f.kind}: ${(e as Error).message ?? String(e)}`),
+        (e: unknown) =>
+          reply(false, `${this.self}: ${f.kind}: ${(e as Error).message ?? String(e)}`),
       );
   }
 }

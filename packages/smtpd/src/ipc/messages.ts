@@ -38,8 +38,14 @@ export interface Requests {
     req: { listener: number; user: string; password: string };
     res: { result: "ok" | "fail" | "tempfail" };
   };
-  "queue.message-open": { req: Record<string, never>; res: { kind: "ok"; msgid: string } | { kind: "tempfail"; reason: string } };
-  "queue.message-write": { req: { msgid: string; chunk: Uint8Array }; res: { kind: "ok" } | { kind: "tempfail"; reason: string } };
+  "queue.message-open": {
+    req: Record<string, never>;
+    res: { kind: "ok"; msgid: string } | { kind: "tempfail"; reason: string };
+  };
+  "queue.message-write": {
+    req: { msgid: string; chunk: Uint8Array };
+    res: { kind: "ok" } | { kind: "tempfail"; reason: string };
+  };
   "queue.message-commit": {
     req: { msgid: string; envelopes: readonly Record<string, unknown>[] };
     res: { kind: "ok" } | { kind: "tempfail"; reason: string };
@@ -49,7 +55,10 @@ export interface Requests {
   "queue.envelope": { req: { evpid: string }; res: { text: string | null } };
   "queue.stats": { req: Record<string, never>; res: { counters: Record<string, number> } };
   "dispatcher.stats": { req: Record<string, never>; res: { counters: Record<string, number> } };
-  "parent.status": { req: Record<string, never>; res: { mda: "running" | "paused"; mta: "running" | "paused"; smtp: "running" | "paused" } };
+  "parent.status": {
+    req: Record<string, never>;
+    res: { mda: "running" | "paused"; mta: "running" | "paused"; smtp: "running" | "paused" };
+  };
 }
 
 export type RequestKind = keyof Requests;
@@ -76,9 +85,29 @@ export type NoticeKind = keyof Notices;
 
 /** What travels on a channel: routed between roles by the parent. */
 export type Frame =
-  | { readonly t: "req"; readonly from: RoleName; readonly to: RoleName; readonly id: number; readonly kind: RequestKind; readonly body: unknown }
-  | { readonly t: "res"; readonly from: RoleName; readonly to: RoleName; readonly id: number; readonly ok: boolean; readonly body: unknown }
-  | { readonly t: "note"; readonly from: RoleName; readonly to: RoleName; readonly kind: NoticeKind; readonly body: unknown };
+  | {
+      readonly t: "req";
+      readonly from: RoleName;
+      readonly to: RoleName;
+      readonly id: number;
+      readonly kind: RequestKind;
+      readonly body: unknown;
+    }
+  | {
+      readonly t: "res";
+      readonly from: RoleName;
+      readonly to: RoleName;
+      readonly id: number;
+      readonly ok: boolean;
+      readonly body: unknown;
+    }
+  | {
+      readonly t: "note";
+      readonly from: RoleName;
+      readonly to: RoleName;
+      readonly kind: NoticeKind;
+      readonly body: unknown;
+    };
 
 export const isFrame = (v: unknown): v is Frame =>
   typeof v === "object" && v !== null && "t" in v && "from" in v && "to" in v;

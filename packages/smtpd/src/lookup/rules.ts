@@ -15,7 +15,8 @@ export interface Envelope {
   readonly rcpt: string;
 }
 
-const domainOf = (addr: string) => (addr.includes("@") ? addr.slice(addr.lastIndexOf("@") + 1) : "");
+const domainOf = (addr: string) =>
+  addr.includes("@") ? addr.slice(addr.lastIndexOf("@") + 1) : "";
 
 /** true, false, or a tempfail reason when a table could not be read. */
 type Cond = boolean | string;
@@ -37,11 +38,15 @@ function evalOption(o: MatchOption, s: SessionFacts, e: Envelope, tables: TableS
       return fromTable(tables.match(o.table, svc(o.regex, "netaddr"), s.remoteAddress));
     case "from-rdns":
       if (s.rdns === null) return false;
-      return o.table === null ? true : fromTable(tables.match(o.table, svc(o.regex, "domain"), s.rdns));
+      return o.table === null
+        ? true
+        : fromTable(tables.match(o.table, svc(o.regex, "domain"), s.rdns));
     case "from-auth":
     case "auth":
       if (s.authUser === null) return false;
-      return o.table === null ? true : fromTable(tables.match(o.table, svc(o.regex, "string"), s.authUser));
+      return o.table === null
+        ? true
+        : fromTable(tables.match(o.table, svc(o.regex, "string"), s.authUser));
     case "from-mail-from":
     case "mail-from":
       return fromTable(tables.match(o.table, svc(o.regex, "mailaddr"), e.sender));
@@ -76,7 +81,12 @@ function withDefaults(options: readonly MatchOption[]): readonly MatchOption[] {
   return out;
 }
 
-export function evaluateRules(rules: readonly RuleModel[], s: SessionFacts, e: Envelope, tables: TableStore): RuleOutcome {
+export function evaluateRules(
+  rules: readonly RuleModel[],
+  s: SessionFacts,
+  e: Envelope,
+  tables: TableStore,
+): RuleOutcome {
   for (const r of rules) {
     let matched = true;
     for (const o of withDefaults(r.options)) {
@@ -87,7 +97,10 @@ export function evaluateRules(rules: readonly RuleModel[], s: SessionFacts, e: E
         break;
       }
     }
-    if (matched) return r.action === null ? { kind: "reject", rule: r.index } : { kind: "action", action: r.action, rule: r.index };
+    if (matched)
+      return r.action === null
+        ? { kind: "reject", rule: r.index }
+        : { kind: "action", action: r.action, rule: r.index };
   }
   return { kind: "reject", rule: null };
 }

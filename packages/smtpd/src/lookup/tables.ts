@@ -14,12 +14,18 @@ export interface TableData {
   readonly map: ReadonlyMap<string, string>;
 }
 
-export type TableResult = { kind: "found"; value: string | null } | { kind: "not-found" } | { kind: "tempfail"; reason: string };
+export type TableResult =
+  | { kind: "found"; value: string | null }
+  | { kind: "not-found" }
+  | { kind: "tempfail"; reason: string };
 
 const fromEntries = (e: InlineEntries): TableData =>
   e.type === "list"
     ? { values: e.values, map: new Map() }
-    : { values: e.pairs.map(([k]) => k), map: new Map(e.pairs.map(([k, v]) => [k, v] as [string, string])) };
+    : {
+        values: e.pairs.map(([k]) => k),
+        map: new Map(e.pairs.map(([k, v]) => [k, v] as [string, string])),
+      };
 
 const stripBrackets = (s: string) => (s.startsWith("[") && s.endsWith("]") ? s.slice(1, -1) : s);
 
@@ -98,7 +104,8 @@ export class TableStore {
       else if ((t.backend === "static" || t.backend === "file") && t.config !== null) {
         try {
           const r = parseTableFile(this.readFile(t.config));
-          if (!r.ok) this.data.set(name, { error: `${t.config}:${r.error.line}: ${r.error.message}` });
+          if (!r.ok)
+            this.data.set(name, { error: `${t.config}:${r.error.line}: ${r.error.message}` });
           else if (r.entries.type === "empty") this.data.set(name, { values: [], map: new Map() });
           else this.data.set(name, fromEntries(r.entries));
         } catch (e) {
@@ -122,7 +129,8 @@ export class TableStore {
   match(arg: TableArg | string, service: MatchService, key: string): TableResult {
     const t = this.resolve(arg);
     if ("error" in t) return { kind: "tempfail", reason: t.error };
-    for (const e of t.values) if (entryMatches(service, e, key)) return { kind: "found", value: t.map.get(e) ?? null };
+    for (const e of t.values)
+      if (entryMatches(service, e, key)) return { kind: "found", value: t.map.get(e) ?? null };
     return { kind: "not-found" };
   }
 
@@ -137,6 +145,7 @@ export class TableStore {
 
 function interfaceAddresses(): string[] {
   const out: string[] = [];
-  for (const list of Object.values(networkInterfaces())) for (const a of list ?? []) out.push(a.address);
+  for (const list of Object.values(networkInterfaces()))
+    for (const a of list ?? []) out.push(a.address);
   return out;
 }

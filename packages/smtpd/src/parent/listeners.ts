@@ -18,16 +18,24 @@ export async function listenerAddresses(l: ListenerModel): Promise<string[]> {
   const fam = l.family === "inet4" ? "IPv4" : l.family === "inet6" ? "IPv6" : null;
   const nic = networkInterfaces()[l.ifx];
   if (nic !== undefined) {
-    const out = nic.filter((a) => fam === null || a.family === fam).map((a) => (a.family === "IPv6" && a.scopeid ? `${a.address}%${l.ifx}` : a.address));
+    const out = nic
+      .filter((a) => fam === null || a.family === fam)
+      .map((a) => (a.family === "IPv6" && a.scopeid ? `${a.address}%${l.ifx}` : a.address));
     if (out.length > 0) return out;
   }
   const ip = isIP(l.ifx);
   if (ip !== 0) return [l.ifx];
-  const addrs = await lookup(l.ifx, { all: true, family: fam === "IPv4" ? 4 : fam === "IPv6" ? 6 : 0 });
+  const addrs = await lookup(l.ifx, {
+    all: true,
+    family: fam === "IPv4" ? 4 : fam === "IPv6" ? 6 : 0,
+  });
   return [...new Set(addrs.map((a) => a.address))];
 }
 
-function listen(server: Server, opts: { host?: string; port?: number; path?: string }): Promise<void> {
+function listen(
+  server: Server,
+  opts: { host?: string; port?: number; path?: string },
+): Promise<void> {
   return new Promise((resolve, reject) => {
     server.once("error", reject);
     server.listen({ ...opts, exclusive: true }, () => {
@@ -50,7 +58,11 @@ export async function bindListener(l: ListenerModel, enqueueSocket: string): Pro
   for (const host of await listenerAddresses(l)) {
     const server = createServer({ pauseOnConnect: true });
     await listen(server, { host, port: l.port });
-    out.push({ listener: l.index, server, address: `${isIP(host) === 6 ? `[${host}]` : host}:${l.port}` });
+    out.push({
+      listener: l.index,
+      server,
+      address: `${isIP(host) === 6 ? `[${host}]` : host}:${l.port}`,
+    });
   }
   return out;
 }

@@ -9,8 +9,8 @@ import { getpwnam, type PlatformFacts, platformFacts } from "@facteur/compat";
 import type { SmtpdArgs } from "../cli/smtpd.js";
 import { checkSystem, formatDiagnostic, parseConfig, systemHost } from "../config/index.js";
 import { buildModel } from "../config/model.js";
-import { log, setLogVerbose } from "../log.js";
 import { type Frame, IPC_VERSION, isFrame } from "../ipc/messages.js";
+import { log, setLogVerbose } from "../log.js";
 import { type Bound, bindListener } from "./listeners.js";
 
 const CHILD_ROLES = ["queue", "lookup", "dispatcher", "control"] as const;
@@ -64,7 +64,11 @@ export async function runParent(args: SmtpdArgs): Promise<number> {
     process.stderr.write(`smtpd: ${configFile}: ${(e as Error).message}\n`);
     return 1;
   }
-  const parsed = parseConfig(configText, { file: configFile, defines: args.defines, host: systemHost(facts.libexecDir) });
+  const parsed = parseConfig(configText, {
+    file: configFile,
+    defines: args.defines,
+    host: systemHost(facts.libexecDir),
+  });
   const diags = [...parsed.diagnostics];
   if (parsed.ok) diags.push(...(await checkSystem(parsed.config)));
   const errors = diags.filter((d) => d.kind !== "warning");
@@ -74,7 +78,12 @@ export async function runParent(args: SmtpdArgs): Promise<number> {
   const model = buildModel(parsed.config, hostname);
 
   const isRoot = process.getuid?.() === 0;
-  for (const d of [args.root, facts.spoolDir, dirname(facts.controlSocket), dirname(facts.pidFile)]) {
+  for (const d of [
+    args.root,
+    facts.spoolDir,
+    dirname(facts.controlSocket),
+    dirname(facts.pidFile),
+  ]) {
     if (d !== null) mkdirSync(d, { recursive: true, mode: 0o711 });
   }
   const ids = (user: string) => {
@@ -116,16 +125,20 @@ export async function runParent(args: SmtpdArgs): Promise<number> {
     log(code === 0 ? "info" : "warn", why);
     for (const b of bound) b.server.close();
     for (const c of children.values()) {
-      if (c.proc.exitCode === null && c.proc.connected) c.proc.send({ t: "note", from: "parent", to: c.role, kind: "parent.stop", body: {} });
+      if (c.proc.exitCode === null && c.proc.connected)
+        c.proc.send({ t: "note", from: "parent", to: c.role, kind: "parent.stop", body: {} });
     }
     const killTimer = setTimeout(() => {
       for (const c of children.values()) if (c.proc.exitCode === null) c.proc.kill("SIGKILL");
     }, 5000);
     killTimer.unref();
     const check = () => {
-      if ([...children.values()].every((c) => c.proc.exitCode !== null || c.proc.signalCode !== null)) {
+      if (
+        [...children.values()].every((c) => c.proc.exitCode !== null || c.proc.signalCode !== null)
+      ) {
         clearTimeout(killTimer);
-        for (const p of [facts.pidFile, facts.controlSocket, facts.enqueueSocket]) rmSync(p, { force: true });
+        for (const p of [facts.pidFile, facts.controlSocket, facts.enqueueSocket])
+          rmSync(p, { force: true });
         resolveDone(exitCode);
       }
     };
@@ -153,9 +166,23 @@ export async function runParent(args: SmtpdArgs): Promise<number> {
       from.ready = true;
       if ([...children.values()].every((c) => c.ready)) void openListeners();
     } else if (f.t === "req" && f.kind === "parent.status") {
-      from.proc.send({ t: "res", from: "parent", to: from.role, id: f.id, ok: true, body: { mda: "running", mta: "running", smtp: "running" } });
+      from.proc.send({
+        t: "res",
+        from: "parent",
+        to: from.role,
+        id: f.id,
+        ok: true,
+        body: { mda: "running", mta: "running", smtp: "running" },
+      });
     } else if (f.t === "req") {
-      from.proc.send({ t: "res", from: "parent", to: from.role, id: f.id, ok: false, body: `parent: no handler for ${f.kind}` });
+      from.proc.send({
+        t: "res",
+        from: "parent",
+        to: from.role,
+        id: f.id,
+        ok: false,
+        body: `parent: no handler for ${f.kind}`,
+      });
     }
   };
 
@@ -189,7 +216,17 @@ export async function runParent(args: SmtpdArgs): Promise<number> {
     }
     const dispatcher = children.get("dispatcher")!;
     for (const b of bound) {
-      dispatcher.proc.send({ t: "note", from: "parent", to: "dispatcher", kind: "parent.listen", body: { listener: b.listener } }, b.server, () => b.server.close());
+      dispatcher.proc.send(
+        {
+          t: "note",
+          from: "parent",
+          to: "dispatcher",
+          kind: "parent.listen",
+          body: { listener: b.listener },
+        },
+        b.server,
+        () => b.server.close(),
+      );
       log("info", `listening on ${b.address}`);
     }
     log("info", "smtpd ready");
@@ -208,7 +245,8 @@ export async function runParent(args: SmtpdArgs): Promise<number> {
       if (isFrame(m)) route(c, m, handle);
     });
     proc.on("exit", (code, signal) => {
-      if (!stopping) stop(1, `lost child: ${role} exited abnormally (${signal ?? `status ${code}`})`);
+      if (!stopping)
+        stop(1, `lost child: ${role} exited abnormally (${signal ?? `status ${code}`})`);
     });
   }
   const startTimer = setTimeout(() => {
@@ -218,6 +256,8 @@ export async function runParent(args: SmtpdArgs): Promise<number> {
 
   process.on("SIGTERM", () => stop(0, "received SIGTERM, shutting down"));
   process.on("SIGINT", () => stop(0, "received SIGINT, shutting down"));
-  process.on("SIGHUP", () => log("info", "received SIGHUP: configuration reload is not available yet"));
+  process.on("SIGHUP", () =>
+    log("info", "received SIGHUP: configuration reload is not available yet"),
+  );
   return done;
 }
