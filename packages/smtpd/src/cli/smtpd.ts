@@ -1,16 +1,9 @@
 // The `smtpd` program: the configuration check (`smtpd -n`), the daemon's parent, and with
 // `-x ROLE` one of its roles.
 // smtpd [-dFhnv] [-D name=value] [-f file] [-P mda|mta|smtp] [-T trace] [--syntax] [--root DIR]
-import { readFileSync } from "node:fs";
 import { platformFacts } from "@facteur/compat";
-import {
-  checkSystem,
-  configWarnings,
-  formatDiagnostic,
-  parseConfig,
-  printConfig,
-  systemHost,
-} from "../config/index.js";
+import { formatDiagnostic, printConfig } from "../config/index.js";
+import { loadConfig } from "../config/load.js";
 import { runControl } from "../control/role.js";
 import type { RoleName } from "../ipc/messages.js";
 import { bootRole, type RoleMain } from "../ipc/role-boot.js";
@@ -86,25 +79,19 @@ export async function checkConfig(
   err: (s: string) => void,
 ): Promise<number> {
   const facts = platformFacts(args.root !== null ? { root: args.root } : {});
-  const file = args.file ?? facts.configPath;
-  let text: string;
-  try {
-    text = readFileSync(file, "utf8");
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    err(
-      `smtpd: ${file}: ${code === "ENOENT" ? "No such file or directory" : (e as Error).message}\n`,
-    );
+  const loaded = await loadConfig(args.file ?? facts.configPath, {
+    defines: args.defines,
+    syntaxOnly: args.syntaxOnly,
+    libexecDir: facts.libexecDir,
+  });
+  if ("error" in loaded) {
+    err(`smtpd: ${loaded.error}\n`);
     return 1;
   }
-  const host = args.syntaxOnly ? undefined : systemHost(facts.libexecDir);
-  const r = parseConfig(text, { file, defines: args.defines, ...(host ? { host } : {}) });
-  const diagnostics = [...r.diagnostics];
-  if (r.ok && !args.syntaxOnly) diagnostics.push(...(await checkSystem(r.config)));
-  diagnostics.push(...configWarnings(r.config));
-  for (const d of diagnostics) err(`${formatDiagnostic(d)}\n`);
+  const r = loaded.result;
+  for (const d of loaded.diagnostics) err(`${formatDiagnostic(d)}\n`);
   if (args.verbose) for (const m of r.unusedMacros) err(`warning: macro '${m}' not used\n`);
-  if (diagnostics.some((d) => d.kind !== "warning")) return 1;
+  if (!loaded.ok) return 1;
   if (args.verbose) out(printConfig(r.config));
   err("configuration OK\n");
   return 0;

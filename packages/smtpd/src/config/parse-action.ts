@@ -210,14 +210,7 @@ function remoteOption(p: Parser, t: Token, has: (k: string) => boolean): ActionO
     case "filter": {
       already("filter");
       already("filter-chain", "filter");
-      if (p.isPunct("{")) {
-        p.next();
-        return { kind: "filter-chain", filters: p.filterList() };
-      }
-      const v = p.expectString('a filter name or "{"');
-      if (!p.scope.filters.has(v.text))
-        throw p.semantic(v, `no filter exist with that name: ${v.text}`);
-      return { kind: "filter", name: v.text };
+      return p.filterRef();
     }
     default: {
       if (!p.scope.hasSrsKey)

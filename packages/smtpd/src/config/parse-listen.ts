@@ -38,14 +38,7 @@ function once(p: Parser, seen: Set<string>, key: string, t: Token, message: stri
 
 function filterOption(p: Parser, t: Token, seen: Set<string>): ListenOption {
   once(p, seen, "filter", t, "filter already specified");
-  if (p.isPunct("{")) {
-    p.next();
-    return { kind: "filter-chain", filters: p.filterList() };
-  }
-  const name = p.expectString('a filter name or "{"');
-  if (!p.scope.filters.has(name.text))
-    throw p.semantic(name, `no filter exist with that name: ${name.text}`);
-  return { kind: "filter", name: name.text };
+  return p.filterRef();
 }
 
 function tagOption(p: Parser, t: Token, seen: Set<string>): ListenOption {

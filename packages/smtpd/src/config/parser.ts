@@ -249,6 +249,19 @@ export class Parser {
     }
   }
 
+  /** `filter NAME` or `filter { a, b }` after the keyword (listeners and relay actions). */
+  filterRef(): { kind: "filter"; name: string } | { kind: "filter-chain"; filters: string[] } {
+    if (this.isPunct("{")) {
+      this.next();
+      return { kind: "filter-chain", filters: this.filterList() };
+    }
+    const name = this.expectString('a filter name or "{"');
+    if (!this.scope.filters.has(name.text)) {
+      throw this.semantic(name, `no filter exist with that name: ${name.text}`);
+    }
+    return { kind: "filter", name: name.text };
+  }
+
   // ---- driver -------------------------------------------------------------------------
 
   run(): Directive[] {

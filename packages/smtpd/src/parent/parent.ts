@@ -7,7 +7,8 @@ import { hostname as osHostname } from "node:os";
 import { dirname } from "node:path";
 import { getpwnam, type PlatformFacts, platformFacts } from "@facteur/compat";
 import type { SmtpdArgs } from "../cli/smtpd.js";
-import { checkSystem, formatDiagnostic, parseConfig, systemHost } from "../config/index.js";
+import { formatDiagnostic } from "../config/errors.js";
+import { loadConfig } from "../config/load.js";
 import { buildModel } from "../config/model.js";
 import { type Frame, IPC_VERSION, isFrame } from "../ipc/messages.js";
 import { log, setLogVerbose } from "../log.js";
@@ -57,23 +58,19 @@ export async function runParent(args: SmtpdArgs): Promise<number> {
   setLogVerbose(args.verbose);
   const facts = platformFacts(args.root !== null ? { root: args.root } : {});
   const configFile = args.file ?? facts.configPath;
-  let configText: string;
-  try {
-    configText = readFileSync(configFile, "utf8");
-  } catch (e) {
-    process.stderr.write(`smtpd: ${configFile}: ${(e as Error).message}\n`);
+  const loaded = await loadConfig(configFile, {
+    defines: args.defines,
+    syntaxOnly: false,
+    libexecDir: facts.libexecDir,
+  });
+  if ("error" in loaded) {
+    process.stderr.write(`smtpd: ${loaded.error}\n`);
     return 1;
   }
-  const parsed = parseConfig(configText, {
-    file: configFile,
-    defines: args.defines,
-    host: systemHost(facts.libexecDir),
-  });
-  const diags = [...parsed.diagnostics];
-  if (parsed.ok) diags.push(...(await checkSystem(parsed.config)));
-  const errors = diags.filter((d) => d.kind !== "warning");
-  for (const d of diags) process.stderr.write(`${formatDiagnostic(d)}\n`);
-  if (errors.length > 0) return 1;
+  for (const d of loaded.diagnostics) process.stderr.write(`${formatDiagnostic(d)}\n`);
+  if (!loaded.ok) return 1;
+  const configText = loaded.text;
+  const parsed = loaded.result;
   const hostname = mailname(facts);
   const model = buildModel(parsed.config, hostname);
 
