@@ -1,10 +1,11 @@
 // The `smtpctl` program: talks to the control role over its unix socket. Commands may be
 // abbreviated to any unambiguous prefix (`sh q`), as with OpenSMTPD's smtpctl.
 import { connect } from "node:net";
-import { platformFacts } from "@facteur/compat";
+import { hashPassword, platformFacts } from "@facteur/compat";
 
 /** The command words smtpctl knows today, as full argument patterns. */
 const COMMANDS: readonly (readonly string[])[] = [
+  ["encrypt"],
   ["show", "status"],
   ["show", "stats"],
   ["show", "queue"],
@@ -80,6 +81,7 @@ export async function smtpctlMain(argv: readonly string[]): Promise<number> {
     process.stderr.write("usage: smtpctl [--root dir] command [argument ...]\n");
     return 1;
   }
+  if (cmd[0] === "encrypt") return encrypt(cmd.slice(1));
   const facts = platformFacts(root !== null ? { root } : {});
   try {
     const r = await request(facts.controlSocket, cmd);
@@ -94,4 +96,16 @@ export async function smtpctlMain(argv: readonly string[]): Promise<number> {
     process.stderr.write(`smtpctl: ${why}\n`);
     return 1;
   }
+}
+
+/** `smtpctl encrypt [password]`: a crypt(3) SHA-512 hash for credentials tables. */
+async function encrypt(args: readonly string[]): Promise<number> {
+  let pw = args[0];
+  if (pw === undefined) {
+    const chunks: Buffer[] = [];
+    for await (const c of process.stdin) chunks.push(c as Buffer);
+    pw = Buffer.concat(chunks).toString("utf8").replace(/\r?\n$/, "");
+  }
+  process.stdout.write(`${await hashPassword(pw)}\n`);
+  return 0;
 }

@@ -5,6 +5,8 @@ import { platformFacts } from "@facteur/compat";
 import { formatDiagnostic, printConfig } from "../config/index.js";
 import { loadConfig } from "../config/load.js";
 import { runControl } from "../control/role.js";
+import { runLookup } from "../lookup/role.js";
+import { runQueue } from "../queue/role.js";
 import type { RoleName } from "../ipc/messages.js";
 import { bootRole, type RoleMain } from "../ipc/role-boot.js";
 import { runParent } from "../parent/parent.js";
@@ -23,6 +25,8 @@ export interface SmtpdArgs {
 
 const ROLE_MAINS: Record<string, RoleMain> = {
   control: runControl,
+  lookup: runLookup,
+  queue: runQueue,
 };
 
 const USAGE =

@@ -1,6 +1,6 @@
 // The one message union spoken between Facteur's processes (parent and roles). Every change
 // bumps IPC_VERSION; a role whose version differs is refused at its hello.
-export const IPC_VERSION = 1;
+export const IPC_VERSION = 2;
 
 export const ROLES = ["parent", "queue", "lookup", "dispatcher", "control"] as const;
 export type RoleName = (typeof ROLES)[number];
@@ -22,6 +22,27 @@ export interface WireReply {
   readonly code: number;
   readonly esc?: string;
   readonly lines: readonly string[];
+}
+
+/** One recipient of a message as the dispatcher describes it; the queue adds ids and times. */
+export interface EnvelopeDraft {
+  readonly dispatcher: string;
+  readonly tag: string;
+  readonly smtpname: string;
+  readonly helo: string;
+  readonly hostname: string;
+  readonly username: string;
+  readonly sockaddr: string;
+  readonly sender: string;
+  readonly rcpt: string;
+  readonly dest: string;
+  readonly authenticated: boolean;
+  readonly dsnNotify: readonly ("SUCCESS" | "FAILURE" | "DELAY" | "NEVER")[];
+  readonly dsnRet: "" | "FULL" | "HDRS";
+  readonly dsnEnvid: string;
+  readonly dsnOrcpt: string;
+  readonly smtputf8: boolean;
+  readonly requiretls: boolean;
 }
 
 /** Requests, each with its response type. */
@@ -47,7 +68,7 @@ export interface Requests {
     res: { kind: "ok" } | { kind: "tempfail"; reason: string };
   };
   "queue.message-commit": {
-    req: { msgid: string; envelopes: readonly Record<string, unknown>[] };
+    req: { msgid: string; envelopes: readonly EnvelopeDraft[] };
     res: { kind: "ok" } | { kind: "tempfail"; reason: string };
   };
   "queue.message-abort": { req: { msgid: string }; res: { kind: "ok" } };

@@ -1,0 +1,123 @@
+// The queue role: the only owner of the spool. Receives messages from the dispatcher, commits
+// them durably (fsync + rename) before the dispatcher may answer 250, answers queue queries.
+// Runs as the unprivileged smtpq user. The scheduler (delivery) comes with local delivery.
+import { log } from "../log.js";
+import type { RoleEnv } from "../ipc/role-boot.js";
+import type { EnvelopeDraft } from "../ipc/messages.js";
+import { makeEnvelope, serializeEnvelope, type Envelope } from "./envelope.js";
+import { FsQueue, type MessageTx } from "./fs-backend.js";
+import { newEvpid } from "./ids.js";
+import { formatShowQueueLine } from "./show-queue.js";
+
+const errText = (e: unknown) => (e instanceof Error ? e.message : String(e));
+
+export async function runQueue({ channel, model, start }: RoleEnv): Promise<void> {
+  if (model.queueKey === "stdin") throw new Error("queue encryption with a key read from stdin is not supported yet");
+  const key = model.queueKey !== null ? Buffer.from(model.queueKey) : undefined;
+  const queue = await FsQueue.open(start.spoolDir, { compress: model.queueCompression, ...(key ? { key } : {}) });
+  const counters: Record<string, number> = { "queue.envelope": 0, "queue.message": 0, "queue.invalid": 0 };
+  for await (const item of queue.walk()) {
+    if (item.ok) counters["queue.envelope"]!++;
+    else {
+      counters["queue.invalid"]!++;
+      log("warn", `invalid envelope ${item.path}: ${item.error}`);
+    }
+  }
+  counters["queue.message"] = (await queue.messageIds()).length;
+  const txs = new Map<string, MessageTx>();
+
+  channel.handle("queue.message-open", async () => {
+    try {
+      const tx = await queue.beginMessage();
+      txs.set(tx.msgid, tx);
+      return { kind: "ok", msgid: tx.msgid };
+    } catch (e) {
+      log("warn", `queue: cannot create message: ${errText(e)}`);
+      return { kind: "tempfail", reason: errText(e) };
+    }
+  });
+
+  channel.handle("queue.message-write", async ({ msgid, chunk }) => {
+    const tx = txs.get(msgid);
+    if (tx === undefined) return { kind: "tempfail", reason: "no such message" };
+    try {
+      await tx.write(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+      return { kind: "ok" };
+    } catch (e) {
+      return { kind: "tempfail", reason: errText(e) };
+    }
+  });
+
+  channel.handle("queue.message-commit", async ({ msgid, envelopes }) => {
+    const tx = txs.get(msgid);
+    if (tx === undefined) return { kind: "tempfail", reason: "no such message" };
+    txs.delete(msgid);
+    const now = Math.floor(Date.now() / 1000);
+    try {
+      for (const d of envelopes) {
+        const action = model.actions.get(d.dispatcher);
+        const ttl = action?.options.find((o) => o.kind === "ttl");
+        const type = action?.method.kind === "relay" ? "mta" : "mda";
+        const seconds = ttl?.kind === "ttl" ? ttl.ttl.seconds : model.queueTtlSeconds;
+        await tx.addEnvelope(toEnvelope(msgid, d, type, now, seconds));
+      }
+      await tx.commit();
+    } catch (e) {
+      await tx.rollback().catch(() => undefined);
+      log("warn", `queue: commit of ${msgid} failed: ${errText(e)}`);
+      return { kind: "tempfail", reason: errText(e) };
+    }
+    counters["queue.message"]!++;
+    counters["queue.envelope"]! += envelopes.length;
+    return { kind: "ok" };
+  });
+
+  channel.handle("queue.message-abort", async ({ msgid }) => {
+    const tx = txs.get(msgid);
+    txs.delete(msgid);
+    await tx?.rollback();
+    return { kind: "ok" };
+  });
+
+  channel.handle("queue.list", async ({ msgid }) => {
+    const lines: string[] = [];
+    for await (const item of queue.walk()) {
+      if (!item.ok) continue;
+      if (msgid !== undefined && item.envelope.msgid !== msgid && item.evpid !== msgid) continue;
+      lines.push(formatShowQueueLine(item.envelope, { state: "pending", delaySec: 0 }));
+    }
+    return { lines };
+  });
+
+  channel.handle("queue.envelope", async ({ evpid }) => ({ text: await queue.envelopeText(evpid) }));
+  channel.handle("queue.stats", () => ({ counters: { ...counters } }));
+}
+
+function toEnvelope(msgid: string, d: EnvelopeDraft, type: "mda" | "mta", now: number, ttl: number): Envelope {
+  const e = makeEnvelope({
+    id: newEvpid(msgid),
+    dispatcher: d.dispatcher,
+    type,
+    rcpt: d.rcpt,
+    dest: d.dest,
+    tag: d.tag,
+    smtpname: d.smtpname,
+    helo: d.helo,
+    hostname: d.hostname,
+    username: d.username,
+    sockaddr: d.sockaddr,
+    sender: d.sender,
+    ctime: now,
+    ttl,
+    flags: { authenticated: d.authenticated, bounce: false, internal: false },
+    dsnNotify: d.dsnNotify,
+    dsnRet: d.dsnRet,
+    dsnEnvid: d.dsnEnvid,
+    dsnOrcpt: d.dsnOrcpt,
+    smtputf8: d.smtputf8,
+    requiretls: d.requiretls,
+  });
+  const s = serializeEnvelope(e);
+  if (!s.ok) throw new Error(`refused envelope for <${d.rcpt}>: ${s.error}`);
+  return e;
+}
