@@ -97,6 +97,10 @@ export interface Notices {
     controlSocket: string;
     verbose: boolean;
     defines: Record<string, string>;
+    /** certificate and key of each pki, read by the parent; sent to the dispatcher only */
+    pki: Record<string, { cert: string; key: string }>;
+    /** CA certificates of each `ca`, for client certificate verification */
+    ca: Record<string, string>;
   };
   "parent.listen": { listener: number };
   "parent.stop": Record<string, never>;

@@ -99,6 +99,20 @@ export async function runParent(args: SmtpdArgs): Promise<number> {
     log("crit", (e as Error).message);
     return 1;
   }
+  // Private keys are read here, as root, and handed to the dispatcher only (TLS in Node
+  // cannot delegate signing to another process; documented in smtpd(8)).
+  const pki: Record<string, { cert: string; key: string }> = {};
+  const ca: Record<string, string> = {};
+  try {
+    for (const [name, p] of model.pkis) {
+      if (p.cert !== null && p.key !== null) pki[name] = { cert: readFileSync(p.cert, "utf8"), key: readFileSync(p.key, "utf8") };
+    }
+    for (const d of parsed.config.directives) if (d.kind === "ca") ca[d.name] = readFileSync(d.cert, "utf8");
+  } catch (e) {
+    log("crit", `cannot read pki material: ${(e as Error).message}`);
+    return 1;
+  }
+
   const pidError = claimPidFile(facts.pidFile);
   if (pidError !== null) {
     log("crit", `smtpd: ${pidError}`);
@@ -199,6 +213,8 @@ export async function runParent(args: SmtpdArgs): Promise<number> {
           controlSocket: facts.controlSocket,
           verbose: args.verbose,
           defines: args.defines,
+          pki: c.role === "dispatcher" ? pki : {},
+          ca: c.role === "dispatcher" ? ca : {},
         },
       });
     }
