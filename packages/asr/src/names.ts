@@ -1,0 +1,129 @@
+// Domain names: presentation text <-> wire labels, validation and comparison.
+// Names in the API are absolute, written without the final dot; the root is ".".
+// RFC 1035 §2.3.4: labels <= 63 octets, names <= 255 octets on the wire.
+
+import { fail, ok, type Result } from "./errors.js";
+
+export const MAX_LABEL_OCTETS = 63;
+export const MAX_NAME_OCTETS = 255;
+
+/** Parses presentation text (with \. and \DDD escapes) into labels. */
+export function nameToLabels(text: string): Result<Buffer[]> {
+  if (text === "." || text === "") return ok([]);
+  const labels: Buffer[] = [];
+  let cur: number[] = [];
+  let wire = 1;
+  const endLabel = (): string | null => {
+    if (cur.length === 0) return "empty label";
+    if (cur.length > MAX_LABEL_OCTETS) return "label longer than 63 octets";
+    wire += cur.length + 1;
+    labels.push(Buffer.from(cur));
+    cur = [];
+    return null;
+  };
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c > 0x7e || c < 0x21) return fail(`invalid character in name at ${i}`);
+    if (c === 0x5c) {
+      const d = text.slice(i + 1, i + 4);
+      if (/^[0-9]{3}$/.test(d)) {
+        const v = Number(d);
+        if (v > 255) return fail("bad \\DDD escape");
+        cur.push(v);
+        i += 3;
+      } else if (i + 1 < text.length) {
+        cur.push(text.charCodeAt(i + 1));
+        i += 1;
+      } else return fail("dangling backslash");
+    } else if (c === 0x2e) {
+      const e = endLabel();
+      if (e) return fail(e);
+      if (i === text.length - 1) break; // the final dot
+    } else cur.push(c);
+  }
+  if (cur.length > 0 || labels.length === 0) {
+    const e = endLabel();
+    if (e) return fail(e);
+  }
+  if (wire > MAX_NAME_OCTETS) return fail("name longer than 255 octets");
+  return ok(labels);
+}
+
+/** Formats wire labels as presentation text, escaping what is not plain. */
+export function labelsToName(labels: readonly Uint8Array[]): string {
+  if (labels.length === 0) return ".";
+  return labels.map(labelToText).join(".");
+}
+
+function labelToText(label: Uint8Array): string {
+  let s = "";
+  for (const b of label) {
+    if (b === 0x2e || b === 0x5c) s += `\\${String.fromCharCode(b)}`;
+    else if (b <= 0x20 || b >= 0x7f) s += `\\${String(b).padStart(3, "0")}`;
+    else s += String.fromCharCode(b);
+  }
+  return s;
+}
+
+/** Lower-cases ASCII letters only (DNS names compare case-insensitively, RFC 4343). */
+export function lowerAscii(s: string): string {
+  return /[A-Z]/.test(s) ? s.replace(/[A-Z]/g, (c) => c.toLowerCase()) : s;
+}
+
+/** Equal up to ASCII case, without allocating; null when escapes make it undecidable here. */
+function plainEqual(a: string, b: string): boolean | null {
+  if (a.length !== b.length) return a.includes("\\") || b.includes("\\") ? null : false;
+  for (let i = 0; i < a.length; i++) {
+    let x = a.charCodeAt(i);
+    let y = b.charCodeAt(i);
+    if (x === 0x5c || y === 0x5c) return null;
+    if (x >= 0x41 && x <= 0x5a) x += 0x20;
+    if (y >= 0x41 && y <= 0x5a) y += 0x20;
+    if (x !== y) return false;
+  }
+  return true;
+}
+
+/** Canonical form: parsed, re-escaped, lower-cased, no final dot. Unparseable names stay as given. */
+export function canonicalName(name: string): string {
+  const r = nameToLabels(name);
+  return lowerAscii(r.ok ? labelsToName(r.value) : name);
+}
+
+export function namesEqual(a: string, b: string): boolean {
+  const fast = plainEqual(stripDot(a), stripDot(b));
+  if (fast !== null) return fast;
+  return canonicalName(a) === canonicalName(b);
+}
+
+/** Joins a relative name and a domain: ("www", "example.org") -> "www.example.org". */
+export function joinName(name: string, domain: string): string {
+  const n = name.endsWith(".") ? name.slice(0, -1) : name;
+  if (domain === "." || domain === "") return n;
+  return `${n}.${domain.endsWith(".") ? domain.slice(0, -1) : domain}`;
+}
+
+/** Strips one final dot: "example.org." -> "example.org"; "." stays ".". */
+export function stripDot(name: string): string {
+  return name.length > 1 && name.endsWith(".") && !name.endsWith("\\.") ? name.slice(0, -1) : name;
+}
+
+/** Counts the dots of a name as typed (for ndots). */
+export function countDots(name: string): number {
+  let n = 0;
+  for (let i = 0; i < name.length; i++) {
+    if (name[i] === "\\") i++;
+    else if (name[i] === ".") n++;
+  }
+  return n;
+}
+
+/**
+ * Host-name check in the spirit of libasr's hnok_lenient: letters, digits, '-', '_' and '.',
+ * no empty labels. Allows '_' for SRV and TLSA owners.
+ */
+export function hostnameOk(name: string): boolean {
+  const n = stripDot(name);
+  if (n.length === 0 || n.length > 253) return false;
+  return n.split(".").every((l) => l.length > 0 && l.length <= 63 && /^[A-Za-z0-9_-]+$/.test(l));
+}

@@ -1,0 +1,138 @@
+// Low-level byte reader and writer for DNS messages, with name (de)compression.
+// The reader is strict: every read is bounds-checked and compression pointers must go
+// strictly backwards (RFC 1035 §4.1.4), so loops are impossible and reads always end.
+
+import { DecodeError, EncodeError } from "./errors.js";
+import { labelsToName, lowerAscii, MAX_NAME_OCTETS, nameToLabels } from "./names.js";
+
+export const MAX_MESSAGE_OCTETS = 65535;
+
+export class Reader {
+  readonly buf: Buffer;
+  pos = 0;
+  constructor(buf: Buffer) {
+    this.buf = buf;
+  }
+  need(n: number, what: string): void {
+    if (this.pos + n > this.buf.length) throw new DecodeError(`truncated ${what}`, this.pos);
+  }
+  u8(what = "octet"): number {
+    this.need(1, what);
+    return this.buf[this.pos++] ?? 0;
+  }
+  u16(what = "u16"): number {
+    this.need(2, what);
+    const v = this.buf.readUInt16BE(this.pos);
+    this.pos += 2;
+    return v;
+  }
+  u32(what = "u32"): number {
+    this.need(4, what);
+    const v = this.buf.readUInt32BE(this.pos);
+    this.pos += 4;
+    return v;
+  }
+  bytes(n: number, what = "data"): Buffer {
+    this.need(n, what);
+    const b = Buffer.from(this.buf.subarray(this.pos, this.pos + n));
+    this.pos += n;
+    return b;
+  }
+  /** Reads a possibly compressed name; returns presentation text. */
+  name(): string {
+    const labels: Buffer[] = [];
+    let p = this.pos;
+    let floor = this.pos; // every pointer must point below the start of the current run
+    let after = -1;
+    let wire = 1;
+    for (;;) {
+      if (p >= this.buf.length) throw new DecodeError("truncated name", p);
+      const len = this.buf[p] ?? 0;
+      if ((len & 0xc0) === 0xc0) {
+        if (p + 1 >= this.buf.length) throw new DecodeError("truncated pointer", p);
+        const target = ((len & 0x3f) << 8) | (this.buf[p + 1] ?? 0);
+        if (target >= floor) throw new DecodeError("compression pointer not backwards", p);
+        if (after < 0) after = p + 2;
+        floor = target;
+        p = target;
+        continue;
+      }
+      if ((len & 0xc0) !== 0) throw new DecodeError("unsupported label type", p);
+      if (len === 0) {
+        if (after < 0) after = p + 1;
+        break;
+      }
+      wire += len + 1;
+      if (wire > MAX_NAME_OCTETS) throw new DecodeError("name longer than 255 octets", p);
+      if (p + 1 + len > this.buf.length) throw new DecodeError("truncated label", p);
+      labels.push(this.buf.subarray(p + 1, p + 1 + len));
+      p += 1 + len;
+    }
+    this.pos = after;
+    return labelsToName(labels);
+  }
+}
+
+export class Writer {
+  private buf = Buffer.alloc(512);
+  pos = 0;
+  private readonly names = new Map<string, number>();
+  private readonly compress: boolean;
+  constructor(compress = true) {
+    this.compress = compress;
+  }
+  private room(n: number): void {
+    if (this.pos + n > MAX_MESSAGE_OCTETS)
+      throw new EncodeError("message longer than 65535 octets");
+    if (this.pos + n <= this.buf.length) return;
+    const next = Buffer.alloc(
+      Math.min(MAX_MESSAGE_OCTETS, Math.max(this.buf.length * 2, this.pos + n)),
+    );
+    this.buf.copy(next, 0, 0, this.pos);
+    this.buf = next;
+  }
+  u8(v: number): void {
+    this.room(1);
+    this.buf[this.pos++] = v & 0xff;
+  }
+  u16(v: number): void {
+    this.room(2);
+    this.buf.writeUInt16BE(v & 0xffff, this.pos);
+    this.pos += 2;
+  }
+  u32(v: number): void {
+    this.room(4);
+    this.buf.writeUInt32BE(v >>> 0, this.pos);
+    this.pos += 4;
+  }
+  bytes(b: Uint8Array): void {
+    this.room(b.length);
+    this.buf.set(b, this.pos);
+    this.pos += b.length;
+  }
+  setU16(at: number, v: number): void {
+    this.buf.writeUInt16BE(v & 0xffff, at);
+  }
+  /** Writes a name; compresses against earlier names unless `plain` (RFC 3597 §4). */
+  name(text: string, plain = false): void {
+    const parsed = nameToLabels(text);
+    if (!parsed.ok) throw new EncodeError(`${parsed.error}: ${text}`);
+    const labels = parsed.value;
+    for (let i = 0; i < labels.length; i++) {
+      const key = lowerAscii(labelsToName(labels.slice(i)));
+      const at = this.names.get(key);
+      if (at !== undefined && this.compress && !plain) {
+        this.u16(0xc000 | at);
+        return;
+      }
+      if (this.pos < 0x4000) this.names.set(key, this.pos);
+      const l = labels[i] ?? Buffer.alloc(0);
+      this.u8(l.length);
+      this.bytes(l);
+    }
+    this.u8(0);
+  }
+  result(): Buffer {
+    return Buffer.from(this.buf.subarray(0, this.pos));
+  }
+}
