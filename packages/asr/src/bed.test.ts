@@ -6,8 +6,8 @@ import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { after, before, describe, it } from "node:test";
+import { fileURLToPath } from "node:url";
 import { getaddrinfo } from "./addrinfo.js";
 import { extendedError } from "./codec.js";
 import { ResolverContext } from "./context.js";
@@ -143,8 +143,7 @@ describe("DNS bed", { skip, timeout: 60000 }, () => {
     assert.ok(d?.type === "TXT");
     assert.equal(d.strings.length, 3);
   });
-  it("shows rcode, AD and TLSA answers through the bundled CLI", {
-  }, async () => {
+  it("shows rcode, AD and TLSA answers through the bundled CLI", {}, async () => {
     const rc = join(bed.dir, "cli-resolv.conf");
     writeFileSync(rc, bed.resolvConf);
     const run = (args: string[]) =>
@@ -165,7 +164,11 @@ describe("DNS bed", { skip, timeout: 60000 }, () => {
     assert.equal(j.answers.length, 1);
     const { ttl, ...rest } = j.answers[0];
     assert.ok(ttl > 250 && ttl <= 300, `ttl ${ttl}`);
-    assert.deepEqual(rest, { name: "_25._tcp.mx.signed.test", type: "TLSA", data: `3 1 1 ${TLSA_HEX}` });
+    assert.deepEqual(rest, {
+      name: "_25._tcp.mx.signed.test",
+      type: "TLSA",
+      data: `3 1 1 ${TLSA_HEX}`,
+    });
     const mx = JSON.parse((await run(["mx", "nullmx.unsigned.test"])).stdout);
     assert.deepEqual([mx.result, mx.hosts], ["null-mx", []]);
   });

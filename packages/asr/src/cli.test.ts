@@ -5,8 +5,8 @@ import { execFile } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { after, before, describe, it } from "node:test";
+import { fileURLToPath } from "node:url";
 import { EX_NEGATIVE, EX_OK, EX_TEMPFAIL, EX_USAGE, main } from "./cli-main.js";
 import { quirkHandler, startTestServer, type TestServer } from "./test-server.js";
 
@@ -94,8 +94,7 @@ describe("asr command", () => {
       assert.match(r.err, /^asr: .+\nusage:/);
     }
   });
-  it("runs as the bundled binary", {
-  }, async () => {
+  it("runs as the bundled binary", {}, async () => {
     // Asynchronous: the scripted server lives in this process.
     const exec = (args: string[]) =>
       new Promise<{ status: number; stdout: string; stderr: string }>((res) => {
