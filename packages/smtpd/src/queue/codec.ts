@@ -70,22 +70,37 @@ export class QueueCodec {
     if (this.key === undefined) return plain;
     const iv = randomBytes(IV_BYTES);
     const c = createCipheriv("aes-256-gcm", this.key, iv);
-    return Buffer.concat([Buffer.from([CRYPTO_VERSION]), iv, c.update(plain), c.final(), c.getAuthTag()]);
+    return Buffer.concat([
+      Buffer.from([CRYPTO_VERSION]),
+      iv,
+      c.update(plain),
+      c.final(),
+      c.getAuthTag(),
+    ]);
   }
 
   decrypt(data: Buffer, what: string): Buffer {
     if (this.key === undefined) return data;
     if (data.length < 1 + IV_BYTES + TAG_BYTES || data[0] !== CRYPTO_VERSION) {
-      throw new QueueDataError("crypto", `${what}: not encrypted with queue encryption (bad header)`);
+      throw new QueueDataError(
+        "crypto",
+        `${what}: not encrypted with queue encryption (bad header)`,
+      );
     }
     const iv = data.subarray(1, 1 + IV_BYTES);
     const tag = data.subarray(data.length - TAG_BYTES);
     const d = createDecipheriv("aes-256-gcm", this.key, iv);
     d.setAuthTag(tag);
     try {
-      return Buffer.concat([d.update(data.subarray(1 + IV_BYTES, data.length - TAG_BYTES)), d.final()]);
+      return Buffer.concat([
+        d.update(data.subarray(1 + IV_BYTES, data.length - TAG_BYTES)),
+        d.final(),
+      ]);
     } catch {
-      throw new QueueDataError("crypto", `${what}: decryption failed (wrong queue key or corrupt file)`);
+      throw new QueueDataError(
+        "crypto",
+        `${what}: decryption failed (wrong queue key or corrupt file)`,
+      );
     }
   }
 
@@ -108,7 +123,10 @@ export class QueueCodec {
    */
   decodeEnvelope(data: Buffer, what: string): Buffer {
     if (this.key === undefined && data[0] === CRYPTO_VERSION) {
-      throw new QueueDataError("crypto", `${what}: file is encrypted but no queue key is configured`);
+      throw new QueueDataError(
+        "crypto",
+        `${what}: file is encrypted but no queue key is configured`,
+      );
     }
     const plain = this.decrypt(data, what);
     return isGzip(plain) ? gunzip(plain, what) : plain;
@@ -155,7 +173,8 @@ export class QueueCodec {
 }
 
 function gunzip(data: Buffer, what: string): Buffer {
-  if (!isGzip(data)) throw new QueueDataError("corrupt", `${what}: not gzip data (compression mismatch?)`);
+  if (!isGzip(data))
+    throw new QueueDataError("corrupt", `${what}: not gzip data (compression mismatch?)`);
   try {
     return gunzipSync(data);
   } catch (err) {

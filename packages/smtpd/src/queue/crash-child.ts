@@ -46,7 +46,8 @@ async function main(): Promise<void> {
       const { body, rcpts } = messageFor(seed, index);
       const abandon = decide() < 0.15; // begun, never committed
       const tx = await q.beginMessage();
-      for (let off = 0; off < body.length; off += 8192) await tx.write(body.subarray(off, off + 8192));
+      for (let off = 0; off < body.length; off += 8192)
+        await tx.write(body.subarray(off, off + 8192));
       for (let j = 0; j < rcpts; j++) {
         await tx.addEnvelope(
           makeEnvelope({

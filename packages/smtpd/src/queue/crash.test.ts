@@ -8,12 +8,12 @@ import { readdirSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import type { Readable } from "node:stream";
 import { after, test } from "node:test";
+import { fileURLToPath } from "node:url";
 import { messageFor, prng } from "./crash-child.js";
-import { FsQueue } from "./fs-backend.js";
 import type { FsQueueOptions } from "./fs-backend.js";
+import { FsQueue } from "./fs-backend.js";
 
 const CHILD = fileURLToPath(new URL("./crash-child.js", import.meta.url));
 const roots: string[] = [];
@@ -28,9 +28,21 @@ async function readAll(r: Readable): Promise<Buffer> {
 }
 
 /** Runs the child until it is killed `delayMs` after "ready"; returns the committed msgids. */
-function runChild(spool: string, seed: number, opts: FsQueueOptions, delayMs: number): Promise<Map<string, number>> {
-  const args = [CHILD, spool, String(seed), "400", "4", opts.compress === true ? "1" : "0",
-    opts.key?.toString("hex") ?? "-"];
+function runChild(
+  spool: string,
+  seed: number,
+  opts: FsQueueOptions,
+  delayMs: number,
+): Promise<Map<string, number>> {
+  const args = [
+    CHILD,
+    spool,
+    String(seed),
+    "400",
+    "4",
+    opts.compress === true ? "1" : "0",
+    opts.key?.toString("hex") ?? "-",
+  ];
   const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"] });
   const committed = new Map<string, number>();
   let buf = "";
@@ -39,8 +51,7 @@ function runChild(spool: string, seed: number, opts: FsQueueOptions, delayMs: nu
   return new Promise((resolve, reject) => {
     child.stdout.on("data", (d: Buffer) => {
       buf += d.toString();
-      let nl;
-      while ((nl = buf.indexOf("\n")) >= 0) {
+      for (let nl = buf.indexOf("\n"); nl >= 0; nl = buf.indexOf("\n")) {
         const line = buf.slice(0, nl);
         buf = buf.slice(nl + 1);
         if (line === "ready") setTimeout(() => child.kill("SIGKILL"), delayMs);
@@ -50,7 +61,8 @@ function runChild(spool: string, seed: number, opts: FsQueueOptions, delayMs: nu
     });
     child.on("error", reject);
     child.on("close", (code, signal) => {
-      if (signal !== "SIGKILL" && code !== 0) reject(new Error(`child failed (${code}): ${stderr}`));
+      if (signal !== "SIGKILL" && code !== 0)
+        reject(new Error(`child failed (${code}): ${stderr}`));
       else resolve(committed);
     });
   });

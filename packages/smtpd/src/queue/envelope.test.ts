@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { makeEnvelope, parseEnvelope, serializeEnvelope } from "./envelope.js";
 import type { Envelope } from "./envelope.js";
+import { makeEnvelope, parseEnvelope, serializeEnvelope } from "./envelope.js";
 import { bucketOf, isEvpid, isMsgid, msgidOf, newEvpid, newMsgid } from "./ids.js";
 
 const EVPID = "1a2b3c4d5e6f7081";
@@ -109,14 +109,27 @@ test("round trip: mta, mda, bounce, every field", () => {
     assert.equal(unwrap(p.envelope), text);
   }
   assert.match(unwrap(full), /esc-class: 4\nesc-code: 0\nsmtputf8: yes\nrequiretls: yes\n$/);
-  assert.match(unwrap(mda), /mda-exec: \/usr\/bin\/procmail -f -\nmda-subaddress: lists\nmda-user: bob\n$/);
+  assert.match(
+    unwrap(mda),
+    /mda-exec: \/usr\/bin\/procmail -f -\nmda-subaddress: lists\nmda-user: bob\n$/,
+  );
   assert.match(unwrap(bounce), /bounce-ttl: 100\nbounce-delay: 14400\nbounce-type: delayed\n$/);
 });
 
 test("serialize refuses CR, LF and NUL in every string field", () => {
   const fields = [
-    "dispatcher", "tag", "smtpname", "helo", "hostname", "username", "errorline", "sender",
-    "rcpt", "dest", "dsnEnvid", "dsnOrcpt",
+    "dispatcher",
+    "tag",
+    "smtpname",
+    "helo",
+    "hostname",
+    "username",
+    "errorline",
+    "sender",
+    "rcpt",
+    "dest",
+    "dsnEnvid",
+    "dsnOrcpt",
   ] as const;
   for (const f of fields) {
     for (const bad of ["a\nmda-exec: /bin/sh", "a\rb", "a\0b"]) {
@@ -133,7 +146,10 @@ test("a sender with a newline cannot produce a second key", () => {
   assert.equal(s.ok, false);
   assert.ok(!s.ok && /sender/.test(s.error));
   // And a file that does contain such a line is refused on load (mda-exec on an mta envelope).
-  const text = unwrap(mta()).replace("sender: alice@example.com\n", "sender: a\nmda-exec: /bin/sh\n");
+  const text = unwrap(mta()).replace(
+    "sender: alice@example.com\n",
+    "sender: a\nmda-exec: /bin/sh\n",
+  );
   assert.equal(parseEnvelope(text, EVPID).ok, false);
 });
 
@@ -151,7 +167,8 @@ test("serialize refuses inconsistent envelopes", () => {
     { mdaExec: "/bin/sh" },
     { bounceType: "failed" },
   ];
-  for (const over of bad) assert.equal(serializeEnvelope(mta(over)).ok, false, JSON.stringify(over));
+  for (const over of bad)
+    assert.equal(serializeEnvelope(mta(over)).ok, false, JSON.stringify(over));
   assert.equal(serializeEnvelope(mta({ type: "bounce" })).ok, false); // bounce-type required
 });
 
@@ -209,7 +226,12 @@ test("parse is tolerant of OpenSMTPD's optional and legacy forms", () => {
 });
 
 test("UTF-8 values round-trip; lone surrogates are refused", () => {
-  const e = mta({ sender: "jörg@bücher.example", rcpt: "用户@例子.广告", dest: "用户@例子.广告", smtputf8: true });
+  const e = mta({
+    sender: "jörg@bücher.example",
+    rcpt: "用户@例子.广告",
+    dest: "用户@例子.广告",
+    smtputf8: true,
+  });
   const p = parseEnvelope(unwrap(e), EVPID);
   assert.ok(p.ok);
   assert.deepEqual(p.envelope, e);

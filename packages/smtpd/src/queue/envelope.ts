@@ -119,15 +119,40 @@ export function makeEnvelope(
 
 // Keys in the order envelope_dump_buffer() writes them.
 const COMMON_KEYS = [
-  "version", "dispatcher", "tag", "type", "smtpname", "helo", "hostname", "username",
-  "errorline", "sockaddr", "sender", "rcpt", "dest", "ctime", "last-try", "last-bounce", "ttl",
-  "retry", "flags", "dsn-notify", "dsn-ret", "dsn-envid", "dsn-orcpt", "esc-class", "esc-code",
+  "version",
+  "dispatcher",
+  "tag",
+  "type",
+  "smtpname",
+  "helo",
+  "hostname",
+  "username",
+  "errorline",
+  "sockaddr",
+  "sender",
+  "rcpt",
+  "dest",
+  "ctime",
+  "last-try",
+  "last-bounce",
+  "ttl",
+  "retry",
+  "flags",
+  "dsn-notify",
+  "dsn-ret",
+  "dsn-envid",
+  "dsn-orcpt",
+  "esc-class",
+  "esc-code",
 ] as const;
 const MDA_KEYS = ["mda-exec", "mda-subaddress", "mda-user"] as const;
 const BOUNCE_KEYS = ["bounce-ttl", "bounce-delay", "bounce-type"] as const;
 const FACTEUR_KEYS = ["smtputf8", "requiretls"] as const;
 const ALL_KEYS: ReadonlySet<string> = new Set<string>([
-  ...COMMON_KEYS, ...MDA_KEYS, ...BOUNCE_KEYS, ...FACTEUR_KEYS,
+  ...COMMON_KEYS,
+  ...MDA_KEYS,
+  ...BOUNCE_KEYS,
+  ...FACTEUR_KEYS,
 ]);
 const REQUIRED_KEYS = ["version", "dispatcher", "type", "rcpt", "dest", "ctime", "ttl"] as const;
 
@@ -160,11 +185,22 @@ export function validateEnvelope(e: Envelope): string | null {
   if (e.version !== ENVELOPE_VERSION) return `unsupported version ${String(e.version)}`;
   if (e.type !== "mda" && e.type !== "mta" && e.type !== "bounce") return "invalid type";
   const strings: [string, string][] = [
-    ["dispatcher", e.dispatcher], ["tag", e.tag], ["smtpname", e.smtpname], ["helo", e.helo],
-    ["hostname", e.hostname], ["username", e.username], ["errorline", e.errorline],
-    ["sockaddr", e.sockaddr], ["sender", e.sender], ["rcpt", e.rcpt], ["dest", e.dest],
-    ["dsn-envid", e.dsnEnvid], ["dsn-orcpt", e.dsnOrcpt], ["mda-exec", e.mdaExec],
-    ["mda-subaddress", e.mdaSubaddress], ["mda-user", e.mdaUser],
+    ["dispatcher", e.dispatcher],
+    ["tag", e.tag],
+    ["smtpname", e.smtpname],
+    ["helo", e.helo],
+    ["hostname", e.hostname],
+    ["username", e.username],
+    ["errorline", e.errorline],
+    ["sockaddr", e.sockaddr],
+    ["sender", e.sender],
+    ["rcpt", e.rcpt],
+    ["dest", e.dest],
+    ["dsn-envid", e.dsnEnvid],
+    ["dsn-orcpt", e.dsnOrcpt],
+    ["mda-exec", e.mdaExec],
+    ["mda-subaddress", e.mdaSubaddress],
+    ["mda-user", e.mdaUser],
   ];
   for (const [k, v] of strings) {
     if (typeof v !== "string") return `${k}: not a string`;
@@ -176,9 +212,15 @@ export function validateEnvelope(e: Envelope): string | null {
   }
   if (!validSockaddr(e.sockaddr)) return `sockaddr: invalid "${e.sockaddr}"`;
   const numbers: [string, number][] = [
-    ["ctime", e.ctime], ["last-try", e.lastTry], ["last-bounce", e.lastBounce], ["ttl", e.ttl],
-    ["retry", e.retry], ["esc-class", e.escClass], ["esc-code", e.escCode],
-    ["bounce-ttl", e.bounceTtl], ["bounce-delay", e.bounceDelay],
+    ["ctime", e.ctime],
+    ["last-try", e.lastTry],
+    ["last-bounce", e.lastBounce],
+    ["ttl", e.ttl],
+    ["retry", e.retry],
+    ["esc-class", e.escClass],
+    ["esc-code", e.escCode],
+    ["bounce-ttl", e.bounceTtl],
+    ["bounce-delay", e.bounceDelay],
   ];
   for (const [k, v] of numbers) {
     if (!Number.isSafeInteger(v) || v < 0) return `${k}: not a non-negative integer`;
@@ -279,7 +321,8 @@ function parseFlags(v: string): EnvelopeFlags | string {
     else if (t === "authenticated") f.authenticated = true;
     else if (t === "bounce") f.bounce = true;
     else if (t === "internal") f.internal = true;
-    else if (t === "enqueued") continue; // accepted on load, never written (OpenSMTPD)
+    else if (t === "enqueued")
+      continue; // accepted on load, never written (OpenSMTPD)
     else return `flags: unknown flag "${w}"`;
   }
   return f;
@@ -402,7 +445,9 @@ export function parseEnvelope(text: string, evpid?: string): ParseResult {
     e.flags = f;
   }
   if (fields.has("dsn-notify")) {
-    const list = get("dsn-notify").split(",").map((s) => s.toUpperCase());
+    const list = get("dsn-notify")
+      .split(",")
+      .map((s) => s.toUpperCase());
     const problem = checkNotify(list);
     if (problem !== null) return fail(problem);
     e.dsnNotify = NOTIFY_ORDER.filter((n) => list.includes(n));

@@ -9,10 +9,10 @@ import { after, test } from "node:test";
 import { gunzipSync } from "node:zlib";
 import { QueueDataError } from "./codec.js";
 import { DirSyncer } from "./dir-sync.js";
-import { makeEnvelope } from "./envelope.js";
 import type { Envelope } from "./envelope.js";
-import { FsQueue } from "./fs-backend.js";
+import { makeEnvelope } from "./envelope.js";
 import type { FsQueueOptions, WalkItem } from "./fs-backend.js";
+import { FsQueue } from "./fs-backend.js";
 import { newEvpid } from "./ids.js";
 
 const roots: string[] = [];
@@ -87,7 +87,10 @@ for (const [name, opts] of CONFIGS) {
 
     const q2 = await FsQueue.open(spool, opts);
     const items = await collect(q2.walk());
-    assert.ok(items.every((i) => i.ok), JSON.stringify(items.filter((i) => !i.ok)));
+    assert.ok(
+      items.every((i) => i.ok),
+      JSON.stringify(items.filter((i) => !i.ok)),
+    );
     const found = new Map(items.map((i) => (i.ok ? [i.evpid, i.envelope] : ["", undefined])));
     assert.deepEqual((await q2.messageIds()).sort(), sent.map((s) => s.msgid).sort());
     for (const s of sent) {
@@ -106,7 +109,8 @@ test("spool directories and modes", async () => {
   await FsQueue.open(spool);
   const mode = (p: string) => statSync(join(spool, p)).mode & 0o777;
   assert.equal(mode(""), 0o711);
-  for (const d of ["incoming", "temporary", "queue", "purge", "quarantine"]) assert.equal(mode(d), 0o700, d);
+  for (const d of ["incoming", "temporary", "queue", "purge", "quarantine"])
+    assert.equal(mode(d), 0o700, d);
   assert.equal(mode("offline"), 0o770);
   assert.equal(existsSync(join(spool, "corrupt")), false);
 });
@@ -192,7 +196,9 @@ test("a corrupted envelope is quarantined and reported; the others load", async 
   const items = await collect(q2.walk());
   const bad = items.filter((i) => !i.ok);
   assert.equal(bad.length, 2, JSON.stringify(bad));
-  assert.ok(bad.some((i) => !i.ok && i.path.endsWith(victim) && /not a "key: value" line/.test(i.error)));
+  assert.ok(
+    bad.some((i) => !i.ok && i.path.endsWith(victim) && /not a "key: value" line/.test(i.error)),
+  );
   const good = items.flatMap((i) => (i.ok ? [i.evpid] : [])).sort();
   assert.deepEqual(good, [a.envs[1]!.id, b.envs[0]!.id].sort());
   const qdir = join(spool, "quarantine", a.msgid);
@@ -223,8 +229,12 @@ test("wrong key, missing key, corrupt data: clear errors, never garbage", async 
   const items = await collect(wrong.walk());
   assert.equal(items.length, 1);
   assert.ok(!items[0]!.ok && /wrong queue key/.test(items[0]!.error));
-  await assert.rejects(wrong.openMessage(s.msgid), (err: unknown) =>
-    err instanceof QueueDataError && /decryption failed \(wrong queue key or corrupt file\)/.test(err.message));
+  await assert.rejects(
+    wrong.openMessage(s.msgid),
+    (err: unknown) =>
+      err instanceof QueueDataError &&
+      /decryption failed \(wrong queue key or corrupt file\)/.test(err.message),
+  );
   // Not quarantined: a wrong key must not move the queue away.
   assert.deepEqual(readdirSync(join(spool, "quarantine")), []);
 
@@ -253,7 +263,10 @@ test("a corrupt compressed message is an error, not data", async () => {
   await writeFile(mpath, raw.subarray(0, raw.length - 100));
   await assert.rejects(q.openMessage(s.msgid), /corrupt compressed data/);
   const plainQ = await FsQueue.open(spool);
-  assert.deepEqual(await readAll(await plainQ.openMessage(s.msgid)), raw.subarray(0, raw.length - 100));
+  assert.deepEqual(
+    await readAll(await plainQ.openMessage(s.msgid)),
+    raw.subarray(0, raw.length - 100),
+  );
 });
 
 test("update, create, load and remove envelopes", async () => {
@@ -326,14 +339,18 @@ test("writes not awaited one by one still land in order", async () => {
   for (const opts of [{}, { compress: true, key: KEY }]) {
     const q = await FsQueue.open(await tempSpool(), opts);
     const tx = await q.beginMessage();
-    const parts = Array.from({ length: 50 }, (_, i) => Buffer.from(`line ${i} ${"x".repeat(i * 37)}\r\n`));
+    const parts = Array.from({ length: 50 }, (_, i) =>
+      Buffer.from(`line ${i} ${"x".repeat(i * 37)}\r\n`),
+    );
     const writes = parts.map((p) => tx.write(p));
     await tx.addEnvelope(env(tx.msgid, "ümlaut@exämple.org", { smtputf8: true }));
     await Promise.all(writes);
     await tx.commit();
     assert.deepEqual(await readAll(await q.openMessage(tx.msgid)), Buffer.concat(parts));
     const items = await collect(q.walk());
-    assert.ok(items[0]?.ok && items[0].envelope.rcpt === "ümlaut@exämple.org" && items[0].envelope.smtputf8);
+    assert.ok(
+      items[0]?.ok && items[0].envelope.rcpt === "ümlaut@exämple.org" && items[0].envelope.smtputf8,
+    );
   }
 });
 
@@ -348,7 +365,10 @@ test("read-only open: reports, never purges, quarantines or writes", async () =>
   await writeFile(join(dir, a.envs[0]!.id), "junk");
 
   const ro = await FsQueue.open(spool, { readOnly: true });
-  assert.ok(existsSync(join(spool, "temporary", pending.msgid)), "a running daemon's data is untouched");
+  assert.ok(
+    existsSync(join(spool, "temporary", pending.msgid)),
+    "a running daemon's data is untouched",
+  );
   const items = await collect(ro.walk());
   assert.equal(items.filter((i) => i.ok).length, 1);
   assert.equal(items.filter((i) => !i.ok).length, 1);

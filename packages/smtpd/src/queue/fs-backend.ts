@@ -3,18 +3,32 @@
 // queue/<bucket>/<msgid>/ after every file and directory involved is fsynced.
 import { randomBytes } from "node:crypto";
 import type { Dirent } from "node:fs";
-import { chmod, link, mkdir, open, readdir, readFile, rename, rm, stat, unlink } from "node:fs/promises";
+import type { FileHandle } from "node:fs/promises";
+import {
+  chmod,
+  link,
+  mkdir,
+  open,
+  readdir,
+  readFile,
+  rename,
+  rm,
+  stat,
+  unlink,
+} from "node:fs/promises";
 import { join } from "node:path";
 import { Readable } from "node:stream";
 import { log } from "../log.js";
-import { QueueCodec, QueueDataError, writeAll } from "./codec.js";
 import type { MessageSink } from "./codec.js";
+import { QueueCodec, QueueDataError, writeAll } from "./codec.js";
 import { DirSyncer, fsyncPath } from "./dir-sync.js";
-import { parseEnvelope, serializeEnvelope } from "./envelope.js";
 import type { Envelope } from "./envelope.js";
-import { FsMessageTx } from "./message-tx.js";
+import { parseEnvelope, serializeEnvelope } from "./envelope.js";
 import type { MessageTx } from "./message-tx.js";
+import { FsMessageTx } from "./message-tx.js";
+
 export type { MessageTx } from "./message-tx.js";
+
 import { bucketOf, isEvpid, isMsgid, msgidOf, newMsgid } from "./ids.js";
 
 export interface FsQueueOptions {
@@ -93,13 +107,19 @@ export class FsQueue {
 
   /** Creates missing spool directories and throws away uncommitted data (reference §5). */
   static async open(spoolDir: string, opts: FsQueueOptions = {}): Promise<FsQueue> {
-    const q = new FsQueue(spoolDir, new QueueCodec(opts), new DirSyncer(opts.groupCommit !== false), opts.readOnly === true);
+    const q = new FsQueue(
+      spoolDir,
+      new QueueCodec(opts),
+      new DirSyncer(opts.groupCommit !== false),
+      opts.readOnly === true,
+    );
     if (q.readOnly) {
       if (!(await exists(q.#path("queue")))) throw new Error(`${spoolDir}: no queue/ directory`);
       return q;
     }
     let created = await q.#mkdirMode(spoolDir, 0o711);
-    for (const [name, mode] of DIRS) created = (await q.#mkdirMode(join(spoolDir, name), mode)) || created;
+    for (const [name, mode] of DIRS)
+      created = (await q.#mkdirMode(join(spoolDir, name), mode)) || created;
     if (created) await fsyncPath(spoolDir);
     await q.#purgeUncommitted();
     for (const b of await readdirOrEmpty(q.#path("queue"))) {
@@ -148,7 +168,10 @@ export class FsQueue {
     let n = 0;
     for (const dir of ["incoming", "temporary"]) {
       for (const e of await readdirOrEmpty(this.#path(dir))) {
-        await rename(this.#path(dir, e.name), this.#path("purge", `${dir}.${e.name}.${this.#unique()}`));
+        await rename(
+          this.#path(dir, e.name),
+          this.#path("purge", `${dir}.${e.name}.${this.#unique()}`),
+        );
         n++;
       }
     }
@@ -211,7 +234,7 @@ export class FsQueue {
         if (errCode(err) === "EEXIST") continue;
         throw err;
       }
-      let fh;
+      let fh: FileHandle;
       try {
         fh = await open(this.#path("temporary", msgid), "wx", 0o600);
       } catch (err) {
@@ -271,7 +294,10 @@ export class FsQueue {
   async envelopeIds(msgid: string): Promise<string[]> {
     if (!isMsgid(msgid)) return [];
     const entries = await readdirOrEmpty(this.#msgDir(msgid));
-    return entries.filter((e) => isEvpid(e.name) && msgidOf(e.name) === msgid).map((e) => e.name).sort();
+    return entries
+      .filter((e) => isEvpid(e.name) && msgidOf(e.name) === msgid)
+      .map((e) => e.name)
+      .sort();
   }
 
   /**
@@ -296,7 +322,11 @@ export class FsQueue {
     const mdir = this.#path("queue", bucket, m.name);
     if (!m.isDirectory() || !isMsgid(m.name) || bucketOf(m.name) !== bucket) {
       const dest = await this.#quarantinePath(mdir, m.name);
-      yield { ok: false, path: mdir, error: `not a message directory of this bucket (moved to ${dest})` };
+      yield {
+        ok: false,
+        path: mdir,
+        error: `not a message directory of this bucket (moved to ${dest})`,
+      };
       return;
     }
     const msgid = m.name;
@@ -322,7 +352,8 @@ export class FsQueue {
       const path = join(mdir, e.name);
       if (!e.isFile() || !isEvpid(e.name) || msgidOf(e.name) !== msgid) {
         const dest = await this.#locked(msgid, () =>
-          this.#quarantineEnvelope(msgid, e.name, "not an envelope of this message"));
+          this.#quarantineEnvelope(msgid, e.name, "not an envelope of this message"),
+        );
         yield { ok: false, path, error: `not an envelope of this message (moved to ${dest})` };
         continue;
       }
@@ -418,7 +449,8 @@ export class FsQueue {
     this.#writable("createEnvelope");
     return this.#locked(e.msgid, async () => {
       if (!(await exists(join(this.#msgDir(e.msgid), "message")))) return false;
-      if (await exists(join(this.#msgDir(e.msgid), e.id))) throw new Error(`envelope ${e.id} exists`);
+      if (await exists(join(this.#msgDir(e.msgid), e.id)))
+        throw new Error(`envelope ${e.id} exists`);
       await this.#replaceEnvelope(e);
       return true;
     });
@@ -484,7 +516,11 @@ export class FsQueue {
 
 const byName = (a: Dirent, b: Dirent): number => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
 
-async function mapLimited<T>(items: readonly T[], limit: number, fn: (t: T) => Promise<void>): Promise<void> {
+async function mapLimited<T>(
+  items: readonly T[],
+  limit: number,
+  fn: (t: T) => Promise<void>,
+): Promise<void> {
   let next = 0;
   const worker = async (): Promise<void> => {
     while (next < items.length) {

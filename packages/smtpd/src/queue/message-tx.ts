@@ -40,7 +40,8 @@ export class FsMessageTx implements MessageTx {
   }
 
   #checkOpen(what: string): void {
-    if (this.#state !== "open") throw new Error(`${what}: transaction ${this.msgid} is ${this.#state}`);
+    if (this.#state !== "open")
+      throw new Error(`${what}: transaction ${this.msgid} is ${this.#state}`);
   }
 
   async write(chunk: Buffer): Promise<void> {
@@ -81,7 +82,8 @@ export class FsMessageTx implements MessageTx {
 
   async commit(): Promise<void> {
     this.#checkOpen("commit");
-    if (this.#evpids.length === 0) throw new Error(`commit: message ${this.msgid} has no envelopes`);
+    if (this.#evpids.length === 0)
+      throw new Error(`commit: message ${this.msgid} has no envelopes`);
     this.#state = "committing"; // from here on, write/addEnvelope/commit/rollback are refused
     const sink = this.#sink as MessageSink;
     try {

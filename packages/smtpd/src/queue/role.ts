@@ -1,10 +1,11 @@
 // The queue role: the only owner of the spool. Receives messages from the dispatcher, commits
 // them durably (fsync + rename) before the dispatcher may answer 250, answers queue queries.
 // Runs as the unprivileged smtpq user. The scheduler (delivery) comes with local delivery.
-import { log } from "../log.js";
-import type { RoleEnv } from "../ipc/role-boot.js";
+
 import type { EnvelopeDraft } from "../ipc/messages.js";
-import { makeEnvelope, serializeEnvelope, type Envelope } from "./envelope.js";
+import type { RoleEnv } from "../ipc/role-boot.js";
+import { log } from "../log.js";
+import { type Envelope, makeEnvelope, serializeEnvelope } from "./envelope.js";
 import { FsQueue, type MessageTx } from "./fs-backend.js";
 import { newEvpid } from "./ids.js";
 import { formatShowQueueLine } from "./show-queue.js";
@@ -12,10 +13,18 @@ import { formatShowQueueLine } from "./show-queue.js";
 const errText = (e: unknown) => (e instanceof Error ? e.message : String(e));
 
 export async function runQueue({ channel, model, start }: RoleEnv): Promise<void> {
-  if (model.queueKey === "stdin") throw new Error("queue encryption with a key read from stdin is not supported yet");
+  if (model.queueKey === "stdin")
+    throw new Error("queue encryption with a key read from stdin is not supported yet");
   const key = model.queueKey !== null ? Buffer.from(model.queueKey) : undefined;
-  const queue = await FsQueue.open(start.spoolDir, { compress: model.queueCompression, ...(key ? { key } : {}) });
-  const counters: Record<string, number> = { "queue.envelope": 0, "queue.message": 0, "queue.invalid": 0 };
+  const queue = await FsQueue.open(start.spoolDir, {
+    compress: model.queueCompression,
+    ...(key ? { key } : {}),
+  });
+  const counters: Record<string, number> = {
+    "queue.envelope": 0,
+    "queue.message": 0,
+    "queue.invalid": 0,
+  };
   for await (const item of queue.walk()) {
     if (item.ok) counters["queue.envelope"]!++;
     else {
@@ -89,11 +98,19 @@ export async function runQueue({ channel, model, start }: RoleEnv): Promise<void
     return { lines };
   });
 
-  channel.handle("queue.envelope", async ({ evpid }) => ({ text: await queue.envelopeText(evpid) }));
+  channel.handle("queue.envelope", async ({ evpid }) => ({
+    text: await queue.envelopeText(evpid),
+  }));
   channel.handle("queue.stats", () => ({ counters: { ...counters } }));
 }
 
-function toEnvelope(msgid: string, d: EnvelopeDraft, type: "mda" | "mta", now: number, ttl: number): Envelope {
+function toEnvelope(
+  msgid: string,
+  d: EnvelopeDraft,
+  type: "mda" | "mta",
+  now: number,
+  ttl: number,
+): Envelope {
   const e = makeEnvelope({
     id: newEvpid(msgid),
     dispatcher: d.dispatcher,

@@ -26,8 +26,18 @@ test("show queue line: fields in smtpctl order", () => {
       "|1000|346600|2000|2|pending|120|421 4.4.2 timeout\\tnow",
   );
   assert.equal(
-    formatShowQueueLine({ ...base, sender: "", type: "mda", sockaddr: "local", flags: { authenticated: false, bounce: false, internal: true }, errorline: "" },
-      { state: "offline" }, { suspended: true, held: true }),
+    formatShowQueueLine(
+      {
+        ...base,
+        sender: "",
+        type: "mda",
+        sockaddr: "local",
+        flags: { authenticated: false, bounce: false, internal: true },
+        errorline: "",
+      },
+      { state: "offline" },
+      { suspended: true, held: true },
+    ),
     "1a2b3c4d5e6f7081|local|mda|internal,suspend,hold|@|bob@example.org|bob@example.org" +
       "|1000|346600|2000|2|offline||",
   );

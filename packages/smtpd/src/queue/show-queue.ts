@@ -5,8 +5,8 @@ import type { Envelope } from "./envelope.js";
 
 /** What the scheduler knows about an envelope; `offline` when smtpctl reads the spool. */
 export type RunState =
-  | { state: "pending"; /** seconds until the next try (may be negative) */ delaySec: number }
-  | { state: "inflight"; /** seconds since the try started */ delaySec: number }
+  | { state: "pending" /** seconds until the next try (may be negative) */; delaySec: number }
+  | { state: "inflight" /** seconds since the try started */; delaySec: number }
   | { state: "offline" }
   | { state: "invalid" };
 
@@ -62,7 +62,11 @@ function runstateText(r: RunState): string {
 }
 
 /** One `show queue` line, without the trailing newline. */
-export function formatShowQueueLine(e: Envelope, run: RunState, sched: SchedulerFlags = {}): string {
+export function formatShowQueueLine(
+  e: Envelope,
+  run: RunState,
+  sched: SchedulerFlags = {},
+): string {
   const flags: string[] = [];
   if (e.flags.bounce) flags.push("bounce");
   if (e.flags.authenticated) flags.push("auth");
