@@ -17,7 +17,9 @@ export function freePort(host = "127.0.0.1"): Promise<number> {
     s.once("error", reject);
     s.listen(0, host, () => {
       const a = s.address();
-      s.close(() => (typeof a === "object" && a !== null ? resolve(a.port) : reject(new Error("no port"))));
+      s.close(() =>
+        typeof a === "object" && a !== null ? resolve(a.port) : reject(new Error("no port")),
+      );
     });
   });
 }
@@ -33,7 +35,10 @@ export interface Daemon {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Start smtpd with `config` (text; `$ROOT` is replaced by the temp root) and wait for it. */
-export async function startDaemon(config: string, opts: { root?: string; timeoutMs?: number } = {}): Promise<Daemon> {
+export async function startDaemon(
+  config: string,
+  opts: { root?: string; timeoutMs?: number } = {},
+): Promise<Daemon> {
   const root = opts.root ?? mkdtempSync(join(tmpdir(), "facteur-e2e-"));
   const conf = join(root, "smtpd.conf");
   writeFileSync(conf, config.replaceAll("$ROOT", root));
@@ -45,13 +50,19 @@ export async function startDaemon(config: string, opts: { root?: string; timeout
   proc.stdout?.on("data", (d: Buffer) => (log += d.toString()));
   proc.stderr?.on("data", (d: Buffer) => (log += d.toString()));
   const smtpctl = (...args: string[]) => {
-    const r = spawnSync(process.execPath, [SMTPCTL, "--root", root, ...args], { encoding: "utf8", timeout: 20_000 });
+    const r = spawnSync(process.execPath, [SMTPCTL, "--root", root, ...args], {
+      encoding: "utf8",
+      timeout: 20_000,
+    });
     return { code: r.status, out: r.stdout, err: r.stderr };
   };
-  const exited = new Promise<number | null>((resolve) => proc.once("exit", (code) => resolve(code)));
+  const exited = new Promise<number | null>((resolve) =>
+    proc.once("exit", (code) => resolve(code)),
+  );
   const deadline = Date.now() + (opts.timeoutMs ?? 20_000);
   for (;;) {
-    if (proc.exitCode !== null) throw new Error(`smtpd exited with ${proc.exitCode} while starting:\n${log}`);
+    if (proc.exitCode !== null)
+      throw new Error(`smtpd exited with ${proc.exitCode} while starting:\n${log}`);
     if (log.includes("smtpd ready") && smtpctl("show", "status").code === 0) break;
     if (Date.now() > deadline) {
       proc.kill("SIGKILL");

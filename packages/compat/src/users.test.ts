@@ -4,7 +4,11 @@ import { getpwnam, parsePasswdLine } from "./users.js";
 
 test("passwd lines parse; bad ones are refused", () => {
   assert.deepEqual(parsePasswdLine("bob:x:1000:100:Bob:/home/bob:/bin/sh"), {
-    name: "bob", uid: 1000, gid: 100, home: "/home/bob", shell: "/bin/sh",
+    name: "bob",
+    uid: 1000,
+    gid: 100,
+    home: "/home/bob",
+    shell: "/bin/sh",
   });
   assert.equal(parsePasswdLine("bob:x:abc:100:Bob:/home/bob:/bin/sh"), null);
   assert.equal(parsePasswdLine("short:x"), null);

@@ -23,7 +23,10 @@ export function parsePasswdLine(line: string): Passwd | null {
 export function getpwnam(name: string): Passwd | null {
   if (name === "" || name.includes(":") || name.includes("\n")) return null;
   try {
-    const out = execFileSync("getent", ["passwd", name], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] });
+    const out = execFileSync("getent", ["passwd", name], {
+      encoding: "utf8",
+      stdio: ["ignore", "pipe", "ignore"],
+    });
     return parsePasswdLine(out.trim());
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== "ENOENT") return null;

@@ -104,7 +104,9 @@ async function encrypt(args: readonly string[]): Promise<number> {
   if (pw === undefined) {
     const chunks: Buffer[] = [];
     for await (const c of process.stdin) chunks.push(c as Buffer);
-    pw = Buffer.concat(chunks).toString("utf8").replace(/\r?\n$/, "");
+    pw = Buffer.concat(chunks)
+      .toString("utf8")
+      .replace(/\r?\n$/, "");
   }
   process.stdout.write(`${await hashPassword(pw)}\n`);
   return 0;

@@ -5,11 +5,11 @@ import { platformFacts } from "@facteur/compat";
 import { formatDiagnostic, printConfig } from "../config/index.js";
 import { loadConfig } from "../config/load.js";
 import { runControl } from "../control/role.js";
-import { runLookup } from "../lookup/role.js";
-import { runQueue } from "../queue/role.js";
 import type { RoleName } from "../ipc/messages.js";
 import { bootRole, type RoleMain } from "../ipc/role-boot.js";
+import { runLookup } from "../lookup/role.js";
 import { runParent } from "../parent/parent.js";
+import { runQueue } from "../queue/role.js";
 
 export interface SmtpdArgs {
   readonly check: boolean;

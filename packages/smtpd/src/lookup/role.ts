@@ -1,12 +1,12 @@
 // The lookup role: tables, rule matching, sender checks, authentication. Runs as the
 // unprivileged smtpd user; the dispatcher asks it for every recipient.
 import { readFileSync } from "node:fs";
-import type { RoleEnv } from "../ipc/role-boot.js";
 import type { WireReply } from "../ipc/messages.js";
+import type { RoleEnv } from "../ipc/role-boot.js";
 import { log } from "../log.js";
+import { verifyPassword } from "./auth.js";
 import { evaluateRules } from "./rules.js";
 import { mailaddrMatches, TableStore } from "./tables.js";
-import { verifyPassword } from "./auth.js";
 
 const tempfail = (text: string): WireReply => ({ code: 451, esc: "4.3.0", lines: [text] });
 
@@ -19,7 +19,11 @@ export async function runLookup({ channel, model }: RoleEnv): Promise<void> {
       log("warn", `lookup: temporary failure for <${rcpt}>: ${r.reason}`);
       return { kind: "reject", reply: tempfail("Temporary failure") };
     }
-    if (r.kind === "reject") return { kind: "reject", reply: { code: 550, esc: "5.7.1", lines: [`Invalid recipient: <${rcpt}>`] } };
+    if (r.kind === "reject")
+      return {
+        kind: "reject",
+        reply: { code: 550, esc: "5.7.1", lines: [`Invalid recipient: <${rcpt}>`] },
+      };
     return { kind: "ok", action: r.action, dest: rcpt };
   });
 
@@ -31,7 +35,14 @@ export async function runLookup({ channel, model }: RoleEnv): Promise<void> {
     if (r.kind === "tempfail") return { kind: "reject", reply: tempfail("Temporary failure") };
     const allowed = r.kind === "found" && r.value !== null ? r.value.split(/\s*,\s*/) : [];
     if (allowed.some((a) => mailaddrMatches(a, sender))) return { kind: "ok" };
-    return { kind: "reject", reply: { code: 553, esc: "5.7.1", lines: [`Sender address rejected: Not owned by user ${session.authUser}`] } };
+    return {
+      kind: "reject",
+      reply: {
+        code: 553,
+        esc: "5.7.1",
+        lines: [`Sender address rejected: Not owned by user ${session.authUser}`],
+      },
+    };
   });
 
   channel.handle("lookup.authenticate", async ({ listener, user, password }) => {

@@ -105,9 +105,11 @@ export async function runParent(args: SmtpdArgs): Promise<number> {
   const ca: Record<string, string> = {};
   try {
     for (const [name, p] of model.pkis) {
-      if (p.cert !== null && p.key !== null) pki[name] = { cert: readFileSync(p.cert, "utf8"), key: readFileSync(p.key, "utf8") };
+      if (p.cert !== null && p.key !== null)
+        pki[name] = { cert: readFileSync(p.cert, "utf8"), key: readFileSync(p.key, "utf8") };
     }
-    for (const d of parsed.config.directives) if (d.kind === "ca") ca[d.name] = readFileSync(d.cert, "utf8");
+    for (const d of parsed.config.directives)
+      if (d.kind === "ca") ca[d.name] = readFileSync(d.cert, "utf8");
   } catch (e) {
     log("crit", `cannot read pki material: ${(e as Error).message}`);
     return 1;
