@@ -1,7 +1,7 @@
 // End-to-end harness: a real smtpd (the built bundle) in a temporary root, on loopback
 // ports found by binding port 0; bounded waits only; the daemon is stopped by its PID.
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -40,6 +40,8 @@ export async function startDaemon(
   opts: { root?: string; timeoutMs?: number } = {},
 ): Promise<Daemon> {
   const root = opts.root ?? mkdtempSync(join(tmpdir(), "facteur-e2e-"));
+  // The roles run as the smtpd users when the tests run as root: they must reach the root.
+  chmodSync(root, 0o711);
   const conf = join(root, "smtpd.conf");
   writeFileSync(conf, config.replaceAll("$ROOT", root));
   let log = "";

@@ -5,6 +5,7 @@ import { platformFacts } from "@facteur/compat";
 import { formatDiagnostic, printConfig } from "../config/index.js";
 import { loadConfig } from "../config/load.js";
 import { runControl } from "../control/role.js";
+import { runDispatcher } from "../dispatcher/role.js";
 import type { RoleName } from "../ipc/messages.js";
 import { bootRole, type RoleMain } from "../ipc/role-boot.js";
 import { runLookup } from "../lookup/role.js";
@@ -25,6 +26,7 @@ export interface SmtpdArgs {
 
 const ROLE_MAINS: Record<string, RoleMain> = {
   control: runControl,
+  dispatcher: runDispatcher,
   lookup: runLookup,
   queue: runQueue,
 };

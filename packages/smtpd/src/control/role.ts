@@ -1,7 +1,6 @@
 // The control role: the smtpctl socket. Reads one request line per connection, asks the
 // other roles over IPC, writes the answer in OpenSMTPD's formats and closes.
-import { chmodSync, rmSync } from "node:fs";
-import { createServer, type Socket } from "node:net";
+import type { Server, Socket } from "node:net";
 import type { RoleEnv } from "../ipc/role-boot.js";
 import { log } from "../log.js";
 
@@ -82,13 +81,12 @@ export async function runControl({ channel, start }: RoleEnv): Promise<void> {
     });
   };
 
-  rmSync(start.controlSocket, { force: true });
-  const server = createServer(serve);
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(start.controlSocket, () => resolve());
+  const server = await new Promise<Server>((resolve) =>
+    channel.onNotice("parent.control", (_b, handle) => resolve(handle as Server)),
+  );
+  server.on("connection", (s: Socket) => {
+    s.resume();
+    serve(s);
   });
-  // Only the daemon's owner (root in production) may use it, as OpenSMTPD requires root.
-  chmodSync(start.controlSocket, 0o600);
   log("debug", `control socket ${start.controlSocket}`);
 }

@@ -1,6 +1,6 @@
 // The one message union spoken between Facteur's processes (parent and roles). Every change
 // bumps IPC_VERSION; a role whose version differs is refused at its hello.
-export const IPC_VERSION = 2;
+export const IPC_VERSION = 3;
 
 export const ROLES = ["parent", "queue", "lookup", "dispatcher", "control"] as const;
 export type RoleName = (typeof ROLES)[number];
@@ -103,6 +103,8 @@ export interface Notices {
     ca: Record<string, string>;
   };
   "parent.listen": { listener: number };
+  /** The control socket, bound by the parent (the handle travels with the notice). */
+  "parent.control": Record<string, never>;
   "parent.stop": Record<string, never>;
 }
 

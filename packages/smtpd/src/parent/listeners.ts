@@ -1,7 +1,7 @@
 // The parent binds every listener (it may need root for port 25) and hands the bound
 // servers to the dispatcher; the dispatcher never binds anything itself.
 import { lookup } from "node:dns/promises";
-import { chmodSync, rmSync } from "node:fs";
+import { chmodSync, renameSync, rmSync } from "node:fs";
 import { createServer, isIP, type Server } from "node:net";
 import { networkInterfaces } from "node:os";
 import type { ListenerModel } from "../config/model.js";
@@ -45,13 +45,25 @@ function listen(
   });
 }
 
+/**
+ * A unix socket for a role: bound under a temporary name, then renamed into place. The parent
+ * closes its copy once the role has the handle, and libuv unlinks a pipe's bound name on
+ * close; the rename keeps the live socket out of that unlink.
+ */
+export async function bindUnixSocket(path: string, mode: number): Promise<Server> {
+  const tmp = `${path}.${process.pid}.tmp`;
+  rmSync(tmp, { force: true });
+  const server = createServer({ pauseOnConnect: true });
+  await listen(server, { path: tmp });
+  chmodSync(tmp, mode);
+  renameSync(tmp, path);
+  return server;
+}
+
 export async function bindListener(l: ListenerModel, enqueueSocket: string): Promise<Bound[]> {
   if (l.ifx === null) {
-    rmSync(enqueueSocket, { force: true });
-    const server = createServer({ pauseOnConnect: true });
-    await listen(server, { path: enqueueSocket });
     // Any local user may submit mail through the enqueuer socket, as with OpenSMTPD.
-    chmodSync(enqueueSocket, 0o666);
+    const server = await bindUnixSocket(enqueueSocket, 0o666);
     return [{ listener: l.index, server, address: enqueueSocket }];
   }
   const out: Bound[] = [];

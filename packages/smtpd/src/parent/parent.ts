@@ -2,9 +2,10 @@
 // with reduced credentials, routes their messages, binds listeners for the dispatcher,
 // reaps children. It never parses network input.
 import { type ChildProcess, fork } from "node:child_process";
-import { chownSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import type { Server } from "node:net";
 import { hostname as osHostname } from "node:os";
-import { dirname } from "node:path";
+import { dirname, join } from "node:path";
 import { getpwnam, type PlatformFacts, platformFacts } from "@facteur/compat";
 import type { SmtpdArgs } from "../cli/smtpd.js";
 import { formatDiagnostic } from "../config/errors.js";
@@ -12,7 +13,8 @@ import { loadConfig } from "../config/load.js";
 import { buildModel } from "../config/model.js";
 import { type Frame, IPC_VERSION, isFrame } from "../ipc/messages.js";
 import { log, setLogVerbose } from "../log.js";
-import { type Bound, bindListener } from "./listeners.js";
+import { SPOOL_DIRS } from "../queue/fs-backend.js";
+import { type Bound, bindListener, bindUnixSocket } from "./listeners.js";
 
 const CHILD_ROLES = ["queue", "lookup", "dispatcher", "control"] as const;
 type ChildRole = (typeof CHILD_ROLES)[number];
@@ -45,6 +47,10 @@ function claimPidFile(path: string): string | null {
   }
   writeFileSync(path, `${process.pid}\n`);
   return null;
+}
+
+function bindControlSocket(path: string): Promise<Server> {
+  return bindUnixSocket(path, 0o600);
 }
 
 interface Child {
@@ -94,7 +100,17 @@ export async function runParent(args: SmtpdArgs): Promise<number> {
     const smtpd = ids(facts.smtpdUser);
     const smtpq = ids(facts.smtpqUser);
     roleIds = { queue: smtpq, lookup: smtpd, dispatcher: smtpd, control: smtpd };
-    if (isRoot && smtpq.uid !== undefined) chownSync(facts.spoolDir, 0, 0);
+    // The spool is root's (0711); what is inside belongs to the queue user alone.
+    if (isRoot && smtpq.uid !== undefined) {
+      chownSync(facts.spoolDir, 0, 0);
+      chmodSync(facts.spoolDir, 0o711);
+      for (const [name, mode] of SPOOL_DIRS) {
+        const dir = join(facts.spoolDir, name);
+        mkdirSync(dir, { recursive: true, mode });
+        chownSync(dir, smtpq.uid, smtpq.gid ?? 0);
+        chmodSync(dir, mode);
+      }
+    }
   } catch (e) {
     log("crit", (e as Error).message);
     return 1;
@@ -118,6 +134,16 @@ export async function runParent(args: SmtpdArgs): Promise<number> {
   const pidError = claimPidFile(facts.pidFile);
   if (pidError !== null) {
     log("crit", `smtpd: ${pidError}`);
+    return 1;
+  }
+
+  // The control socket is bound here, as root, and only root may use it (0600).
+  let control: Server;
+  try {
+    control = await bindControlSocket(facts.controlSocket);
+  } catch (e) {
+    log("crit", `cannot bind control socket ${facts.controlSocket}: ${(e as Error).message}`);
+    rmSync(facts.pidFile, { force: true });
     return 1;
   }
 
@@ -219,6 +245,12 @@ export async function runParent(args: SmtpdArgs): Promise<number> {
           ca: c.role === "dispatcher" ? ca : {},
         },
       });
+      if (c.role === "control")
+        c.proc.send(
+          { t: "note", from: "parent", to: "control", kind: "parent.control", body: {} },
+          control,
+          () => control.close(),
+        );
     }
   };
 

@@ -54,7 +54,8 @@ export type LoadResult =
   | { ok: false; missing: boolean; error: string };
 
 // Modes from OpenSMTPD's smtpd.c setup_spool(): the root is 0711, offline/ 0770, the rest 0700.
-const DIRS: readonly [string, number][] = [
+/** The spool's directories and modes; the parent creates them for the queue user. */
+export const SPOOL_DIRS: readonly [string, number][] = [
   ["incoming", 0o700],
   ["temporary", 0o700],
   ["queue", 0o700],
@@ -118,7 +119,7 @@ export class FsQueue {
       return q;
     }
     let created = await q.#mkdirMode(spoolDir, 0o711);
-    for (const [name, mode] of DIRS)
+    for (const [name, mode] of SPOOL_DIRS)
       created = (await q.#mkdirMode(join(spoolDir, name), mode)) || created;
     if (created) await fsyncPath(spoolDir);
     await q.#purgeUncommitted();

@@ -206,7 +206,7 @@ const RCPT: Command<RcptArgs> = {
     if (tx === null) return badSequence;
     // RFC 5321 §4.5.3.1.10: 452 for too many recipients (OpenSMTPD says 451).
     if (tx.recipients.length >= c.listener.maxRcpt) return tooManyRecipients;
-    const r = await ports.checkRecipient(c.view(), a.path);
+    const r = await ports.checkRecipient(c.view(), a.path, tx.sender);
     if (r.kind === "reject") return r.reply;
     if (c.session.tx !== tx) return badSequence;
     // A repeated recipient is acknowledged again but queued once.

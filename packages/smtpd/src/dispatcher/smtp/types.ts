@@ -73,7 +73,8 @@ export type RcptCheckResult =
 export interface SessionPorts {
   authenticate(user: string, password: string): Promise<"ok" | "fail" | "tempfail">;
   checkSender(s: SessionView, mailFrom: Path): Promise<CheckResult>;
-  checkRecipient(s: SessionView, rcpt: Path): Promise<RcptCheckResult>;
+  /** `sender` is the transaction's reverse-path (rules match `mail-from`). */
+  checkRecipient(s: SessionView, rcpt: Path, sender: Path): Promise<RcptCheckResult>;
   openMessage(
     tx: TransactionView,
   ): Promise<{ kind: "ok"; msgid: string } | { kind: "tempfail"; reply: Reply }>;

@@ -1,0 +1,367 @@
+// The dispatcher role: the SMTP server side. Receives the listening sockets the parent bound,
+// runs one SmtpSession per connection (the I/O-free core in ./smtp), and wires the session's
+// ports to the lookup and queue roles. Runs as the unprivileged smtpd user.
+import type { Server, Socket } from "node:net";
+import { TLSSocket } from "node:tls";
+import { getnameinfo, ResolverContext } from "@facteur/asr";
+import type { ListenerModel, Model } from "../config/model.js";
+import type { EnvelopeDraft, SessionFacts, WireReply } from "../ipc/messages.js";
+import type { RoleEnv } from "../ipc/role-boot.js";
+import { log } from "../log.js";
+import { pathToString } from "../smtp/address.js";
+import { formatReply, type Reply } from "../smtp/reply.js";
+import { SmtpSession } from "./smtp/session.js";
+import type {
+  ConnectionFacts,
+  ListenerFacts,
+  Output,
+  SessionPorts,
+  SessionView,
+  TransactionView,
+} from "./smtp/types.js";
+import { buildTlsContexts, type TlsContexts } from "./tls.js";
+
+/** OpenSMTPD's SMTPD_SESSION_TIMEOUT: five minutes without a complete command. */
+export const SESSION_TIMEOUT_MS = 300_000;
+/** A reverse lookup that takes longer than this leaves the client without an rDNS name. */
+const RDNS_TIMEOUT_MS = 10_000;
+/** Sessions beyond this are answered 421 and closed (OpenSMTPD: max-sessions). */
+const MAX_SESSIONS = 1024;
+
+const tempfail = (text: string): Reply => ({ code: 451, esc: "4.3.0", lines: [text] });
+const asReply = (w: WireReply): Reply => ({
+  code: w.code,
+  lines: w.lines,
+  ...(w.esc !== undefined ? { esc: w.esc } : {}),
+  ...(w.code === 421 ? { close: true as const } : {}),
+});
+
+export function listenerFacts(l: ListenerModel, model: Model): ListenerFacts {
+  return {
+    hostname: l.hostname,
+    isLocal: l.ifx === null,
+    port: l.port,
+    tls: l.tls,
+    authMode: l.authMode,
+    dsn: l.dsn,
+    maskSrc: l.maskSrc,
+    receivedAuth: l.receivedAuth,
+    tag: l.tag,
+    maxMessageBytes: model.maxMessageBytes,
+    maxRcpt: model.maxRcpt,
+    maxMails: model.maxMails,
+    subAddrDelim: model.subAddrDelim,
+  };
+}
+
+/** One envelope per accepted recipient, as the queue stores them. */
+export function envelopeDrafts(
+  l: ListenerModel,
+  conn: ConnectionFacts,
+  tx: TransactionView,
+): EnvelopeDraft[] {
+  const s = tx.session;
+  const sender = pathToString(tx.sender);
+  return tx.recipients.map((r) => {
+    const rcpt = pathToString(r.path);
+    return {
+      dispatcher: r.action,
+      tag: l.tag ?? "",
+      smtpname: l.hostname,
+      helo: s.helo ?? "",
+      hostname: conn.rdns ?? conn.remoteAddress,
+      username: s.authUser ?? "",
+      sockaddr: conn.remoteAddress,
+      sender,
+      rcpt,
+      dest: r.dest ?? rcpt,
+      authenticated: s.authUser !== null,
+      dsnNotify: r.notify ?? [],
+      dsnRet: tx.params.ret ?? "",
+      dsnEnvid: tx.params.envid ?? "",
+      dsnOrcpt: r.orcpt !== null ? `${r.orcpt.addrType};${r.orcpt.addr}` : "",
+      smtputf8: tx.params.smtputf8,
+      requiretls: tx.params.requireTls,
+    };
+  });
+}
+
+function sessionFacts(l: ListenerModel, s: SessionView): SessionFacts {
+  return {
+    listener: l.index,
+    remoteAddress: s.conn.remoteAddress,
+    rdns: s.conn.rdns,
+    helo: s.helo,
+    isSecure: s.isSecure,
+    authUser: s.authUser,
+    tag: l.tag,
+    isLocal: l.ifx === null || /^(127\.|::1$|::ffff:127\.)/.test(s.conn.remoteAddress),
+    isSocket: l.ifx === null,
+  };
+}
+
+const tlsInfo = (t: TLSSocket): string => {
+  const c = t.getCipher();
+  const bits = (c as { bits?: number }).bits ?? 0;
+  return `${t.getProtocol() ?? "TLS"}:${c.standardName ?? c.name}:${bits}`;
+};
+
+export async function runDispatcher({ channel, model, start }: RoleEnv): Promise<void> {
+  const resolver = new ResolverContext();
+  const counters: Record<string, number> = {
+    "smtp.session": 0,
+    "smtp.session.inet4": 0,
+    "smtp.session.inet6": 0,
+    "smtp.session.local": 0,
+    "smtp.tls": 0,
+    "smtp.kick": 0,
+  };
+  const tls = new Map<number, TlsContexts>();
+  for (const l of model.listeners) {
+    if (l.tls === "none" && l.pkis.length === 0) continue;
+    // Without `pki`, OpenSMTPD uses the pki named after the listener's hostname.
+    const names = l.pkis.length > 0 ? l.pkis : [l.hostname.toLowerCase()];
+    const pkis = names.flatMap((n) => {
+      const m = start.pki[n];
+      return m !== undefined ? [{ name: n, cert: m.cert, key: m.key }] : [];
+    });
+    if (pkis.length === 0) {
+      if (l.tls !== "none") throw new Error(`listener ${l.index}: TLS without a pki`);
+      continue;
+    }
+    tls.set(
+      l.index,
+      buildTlsContexts(pkis, {
+        ciphers: l.ciphers,
+        protocols: l.protocols,
+        caPem: l.ca !== null ? (start.ca[l.ca] ?? null) : null,
+        verify: l.tlsVerify,
+      }),
+    );
+  }
+  let active = 0;
+
+  const rdnsOf = async (addr: string): Promise<string | null> => {
+    let timer: NodeJS.Timeout | undefined;
+    const limit = new Promise<null>((r) => {
+      timer = setTimeout(() => r(null), RDNS_TIMEOUT_MS);
+    });
+    try {
+      const r = await Promise.race([getnameinfo(resolver, addr, { nameRequired: true }), limit]);
+      return r !== null && r.error === null ? r.host : null;
+    } catch {
+      return null;
+    } finally {
+      clearTimeout(timer);
+    }
+  };
+
+  const accept = async (l: ListenerModel, raw: Socket): Promise<void> => {
+    const isSocket = l.ifx === null;
+    raw.on("error", () => raw.destroy());
+    if (active >= MAX_SESSIONS) {
+      counters["smtp.kick"]!++;
+      raw.end(formatReply({ code: 421, esc: "4.3.2", lines: ["Too many connections"] }));
+      return;
+    }
+    active++;
+    raw.once("close", () => active--);
+    counters["smtp.session"]!++;
+    const family = isSocket ? "local" : raw.remoteFamily === "IPv6" ? "inet6" : "inet4";
+    counters[`smtp.session.${family}`]!++;
+    const remoteAddress = isSocket ? "local" : (raw.remoteAddress ?? "unknown");
+    const rdns = isSocket ? "localhost" : await rdnsOf(remoteAddress);
+    if (raw.destroyed) return;
+    const ctxs = tls.get(l.index);
+    let sock: Socket = raw;
+    let secure = false;
+    let info: string | undefined;
+    let verified = false;
+    if (l.tls === "smtps") {
+      if (ctxs === undefined) return void raw.destroy();
+      const t = await handshake(raw, ctxs, l.tlsVerify);
+      if (t === null) return;
+      sock = t;
+      secure = true;
+      info = tlsInfo(t);
+      verified = t.authorized;
+      counters["smtp.tls"]!++;
+    }
+    const conn: ConnectionFacts = {
+      remoteAddress,
+      remotePort: raw.remotePort ?? 0,
+      rdns,
+      localAddress: raw.localAddress ?? "",
+      isSecure: secure,
+      ...(info !== undefined ? { tlsInfo: info, tlsVerified: verified } : {}),
+    };
+    const tag = `${conn.remoteAddress}:${conn.remotePort}`;
+    const ports: SessionPorts = {
+      authenticate: async (user, password) =>
+        (
+          await channel.request("lookup", "lookup.authenticate", {
+            listener: l.index,
+            user,
+            password,
+          })
+        ).result,
+      checkSender: async (s, from) => {
+        const r = await channel.request("lookup", "lookup.check-sender", {
+          session: sessionFacts(l, s),
+          sender: pathToString(from),
+        });
+        return r.kind === "ok" ? r : { kind: "reject", reply: asReply(r.reply) };
+      },
+      checkRecipient: async (s, rcpt, from) => {
+        const r = await channel.request("lookup", "lookup.check-recipient", {
+          session: sessionFacts(l, s),
+          sender: pathToString(from),
+          rcpt: pathToString(rcpt),
+        });
+        return r.kind === "ok"
+          ? { kind: "ok", action: r.action, dest: r.dest }
+          : { kind: "reject", reply: asReply(r.reply) };
+      },
+      openMessage: async () => {
+        const r = await channel.request("queue", "queue.message-open", {});
+        return r.kind === "ok"
+          ? r
+          : { kind: "tempfail", reply: tempfail("Temporary failure: queue unavailable") };
+      },
+      writeMessage: async (msgid, chunk) => {
+        const r = await channel.request("queue", "queue.message-write", { msgid, chunk });
+        if (r.kind !== "ok") throw new Error(`queue write: ${r.reason}`);
+      },
+      commitMessage: async (msgid, tx) => {
+        const r = await channel.request("queue", "queue.message-commit", {
+          msgid,
+          envelopes: envelopeDrafts(l, conn, tx),
+        });
+        if (r.kind === "ok") {
+          for (const rc of tx.recipients)
+            log(
+              "info",
+              `${tag} msgid=${msgid} from=<${pathToString(tx.sender)}> to=<${pathToString(rc.path)}> size=${tx.messageBytes} result=Ok`,
+            );
+          return r;
+        }
+        log("warn", `${tag} msgid=${msgid} queue commit failed: ${r.reason}`);
+        return { kind: "tempfail", reply: tempfail("Temporary failure: queue commit failed") };
+      },
+      abortMessage: async (msgid) => {
+        await channel.request("queue", "queue.message-abort", { msgid });
+      },
+      log: (level, message) => log(level === "error" ? "warn" : level, `${tag} ${message}`),
+    };
+    const session = new SmtpSession(listenerFacts(l, model), conn, ports);
+    log("info", `${tag} connected (rdns ${rdns ?? "none"}) on listener ${l.index}`);
+    serve(session, sock, ctxs, l.tlsVerify, counters);
+  };
+
+  channel.handle("dispatcher.stats", () => ({ counters: { ...counters } }));
+  channel.onNotice("parent.listen", ({ listener }, handle) => {
+    const l = model.listeners[listener];
+    const server = handle as Server | undefined;
+    if (l === undefined || server === undefined || typeof server.on !== "function") {
+      log("warn", `dispatcher: bad listener handle for ${listener}`);
+      return;
+    }
+    server.on("connection", (s: Socket) => {
+      accept(l, s).catch((e: unknown) => {
+        log("warn", `dispatcher: session setup failed: ${(e as Error).message}`);
+        s.destroy();
+      });
+    });
+  });
+}
+
+function handshake(raw: Socket, ctxs: TlsContexts, verify: boolean): Promise<TLSSocket | null> {
+  return new Promise((resolve) => {
+    raw.removeAllListeners("data");
+    const t = new TLSSocket(raw, {
+      isServer: true,
+      secureContext: ctxs.defaultContext,
+      SNICallback: ctxs.sniCallback,
+      requestCert: verify,
+      rejectUnauthorized: false,
+    });
+    const timer = setTimeout(() => {
+      t.destroy();
+      resolve(null);
+    }, SESSION_TIMEOUT_MS);
+    t.once("secure", () => {
+      clearTimeout(timer);
+      resolve(t);
+    });
+    t.once("error", () => {
+      clearTimeout(timer);
+      t.destroy();
+      resolve(null);
+    });
+    raw.resume();
+  });
+}
+
+/** The I/O loop of one session: bytes in, outputs out, with backpressure both ways. */
+function serve(
+  session: SmtpSession,
+  first: Socket,
+  ctxs: TlsContexts | undefined,
+  verify: boolean,
+  counters: Record<string, number>,
+): void {
+  let sock = first;
+  let closed = false;
+  const finish = () => {
+    if (closed) return;
+    closed = true;
+    void session.disconnected();
+  };
+  const write = (r: Reply) => {
+    if (!sock.destroyed) sock.write(formatReply(r));
+  };
+  const run = async (outs: Output[]) => {
+    for (const o of outs) {
+      if (o.kind === "reply") write(o.reply);
+      else if (o.kind === "close") {
+        sock.end();
+        finish();
+        return;
+      } else if (o.kind === "starttls") {
+        if (ctxs === undefined) {
+          sock.end();
+          finish();
+          return;
+        }
+        const t = await handshake(sock, ctxs, verify);
+        if (t === null) {
+          finish();
+          return;
+        }
+        counters["smtp.tls"]!++;
+        session.tlsEstablished(tlsInfo(t), t.authorized);
+        attach(t);
+        return;
+      }
+    }
+    if (!closed) sock.resume();
+  };
+  const attach = (s: Socket) => {
+    sock = s;
+    s.setTimeout(SESSION_TIMEOUT_MS, () => {
+      void run(session.timeout());
+    });
+    s.on("data", (buf: Buffer) => {
+      s.pause();
+      session.feed(buf).then(run, () => {
+        s.destroy();
+        finish();
+      });
+    });
+    s.on("close", finish);
+    s.on("error", () => s.destroy());
+  };
+  attach(first);
+  write(session.greeting());
+  first.resume();
+}
