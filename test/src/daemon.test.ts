@@ -13,10 +13,13 @@ let port = 0;
 
 before(async () => {
   port = await freePort();
+  // Deliveries go to an LMTP port where nothing listens: every message stays queued, so the
+  // queue can be inspected (delivery itself is tested in delivery.test.ts).
+  const closed = await freePort();
   d = await startDaemon(
     [
       `listen on 127.0.0.1 port ${port} hostname mx.test`,
-      'action "local" maildir "$ROOT/Maildir"',
+      `action "local" lmtp "127.0.0.1:${closed}" user nobody`,
       'action "relay" relay',
       'match from any for domain "example.test" action "local"',
       'match from local for any action "relay"',

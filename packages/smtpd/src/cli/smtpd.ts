@@ -9,6 +9,7 @@ import { runDispatcher } from "../dispatcher/role.js";
 import type { RoleName } from "../ipc/messages.js";
 import { bootRole, type RoleMain } from "../ipc/role-boot.js";
 import { runLookup } from "../lookup/role.js";
+import { runDeliveryWorker } from "../mda/worker.js";
 import { runParent } from "../parent/parent.js";
 import { runQueue } from "../queue/role.js";
 
@@ -119,6 +120,10 @@ export async function main(argv: readonly string[]): Promise<number> {
       (s) => process.stdout.write(s),
       (s) => process.stderr.write(s),
     );
+  }
+  if (a.role === "deliver") {
+    runDeliveryWorker();
+    return new Promise<number>(() => undefined); // runs until the parent stops it
   }
   if (a.role !== null) {
     const roleMain = ROLE_MAINS[a.role];

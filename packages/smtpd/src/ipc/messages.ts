@@ -1,6 +1,8 @@
 // The one message union spoken between Facteur's processes (parent and roles). Every change
 // bumps IPC_VERSION; a role whose version differs is refused at its hello.
-export const IPC_VERSION = 3;
+import type { Delivery } from "../lookup/expand.js";
+
+export const IPC_VERSION = 4;
 
 export const ROLES = ["parent", "queue", "lookup", "dispatcher", "control"] as const;
 export type RoleName = (typeof ROLES)[number];
@@ -45,11 +47,42 @@ export interface EnvelopeDraft {
   readonly requiretls: boolean;
 }
 
+/** A local delivery method as the queue asks for it (the parent fills in paths it owns). */
+export type DeliveryMethodSpec =
+  | { readonly kind: "maildir"; readonly path: string | null; readonly junk: boolean }
+  | { readonly kind: "mbox" }
+  | { readonly kind: "mda"; readonly command: string }
+  | { readonly kind: "file"; readonly path: string }
+  | { readonly kind: "lmtp"; readonly destination: string; readonly rcptTo: boolean };
+
 /** Requests, each with its response type. */
 export interface Requests {
   "lookup.check-recipient": {
     req: { session: SessionFacts; sender: string; rcpt: string };
     res: { kind: "ok"; action: string; dest: string } | { kind: "reject"; reply: WireReply };
+  };
+  /** Rules for mail the daemon sends itself (bounces), as from local. */
+  "lookup.route": {
+    req: { rcpt: string };
+    res: { kind: "ok"; action: string } | { kind: "reject" | "tempfail"; reason: string };
+  };
+  /** Expansion of a local recipient at delivery time (aliases, virtual, userbase). */
+  "lookup.expand": {
+    req: { action: string; rcpt: string };
+    res: { kind: "ok"; deliveries: Delivery[] } | { kind: "permfail" | "tempfail"; reason: string };
+  };
+  /** A local delivery, run by the parent in a worker holding the user's credentials. */
+  "parent.deliver": {
+    req: {
+      user: string;
+      method: DeliveryMethodSpec;
+      sender: string;
+      rcpt: string;
+      dest: string;
+      origRcpt: string;
+      message: Uint8Array;
+    };
+    res: { result: "ok" | "tempfail" | "permfail"; text: string };
   };
   "lookup.check-sender": {
     req: { session: SessionFacts; sender: string };
@@ -95,6 +128,8 @@ export interface Notices {
     hostname: string;
     spoolDir: string;
     controlSocket: string;
+    /** The unprivileged user of the roles (alias pipes and files run as this user). */
+    smtpdUser: string;
     verbose: boolean;
     defines: Record<string, string>;
     /** certificate and key of each pki, read by the parent; sent to the dispatcher only */
@@ -106,6 +141,8 @@ export interface Notices {
   /** The control socket, bound by the parent (the handle travels with the notice). */
   "parent.control": Record<string, never>;
   "parent.stop": Record<string, never>;
+  /** Every role is ready (the queue starts its scheduler). */
+  "parent.ready": Record<string, never>;
 }
 
 export type NoticeKind = keyof Notices;

@@ -1,17 +1,60 @@
 // The lookup role: tables, rule matching, sender checks, authentication. Runs as the
 // unprivileged smtpd user; the dispatcher asks it for every recipient.
 import { readFileSync } from "node:fs";
-import type { WireReply } from "../ipc/messages.js";
+import { getpwnam } from "@facteur/compat";
+import type { SessionFacts, WireReply } from "../ipc/messages.js";
 import type { RoleEnv } from "../ipc/role-boot.js";
 import { log } from "../log.js";
 import { verifyPassword } from "./auth.js";
+import { type ExpandEnv, expandRecipient, type UserInfo } from "./expand.js";
 import { evaluateRules } from "./rules.js";
 import { mailaddrMatches, TableStore } from "./tables.js";
 
 const tempfail = (text: string): WireReply => ({ code: 451, esc: "4.3.0", lines: [text] });
 
-export async function runLookup({ channel, model }: RoleEnv): Promise<void> {
+/** The session of mail the daemon itself sends (bounces) or expands (aliases): from local. */
+export const LOCAL_SESSION: SessionFacts = {
+  listener: -1,
+  remoteAddress: "local",
+  rdns: "localhost",
+  helo: null,
+  isSecure: false,
+  authUser: null,
+  tag: null,
+  isLocal: true,
+  isSocket: true,
+};
+
+const passwdCache = new Map<string, { at: number; pw: UserInfo | null }>();
+function cachedGetpwnam(name: string): UserInfo | null {
+  const hit = passwdCache.get(name);
+  if (hit !== undefined && Date.now() - hit.at < 60_000) return hit.pw;
+  const pw = getpwnam(name);
+  if (passwdCache.size > 10_000) passwdCache.clear();
+  passwdCache.set(name, { at: Date.now(), pw });
+  return pw;
+}
+
+export async function runLookup({ channel, model, start }: RoleEnv): Promise<void> {
   const tables = new TableStore(model, (p) => readFileSync(p, "utf8"));
+  const expandEnv: ExpandEnv = {
+    actions: model.actions,
+    tables,
+    getpwnam: cachedGetpwnam,
+    route: (address) => {
+      const r = evaluateRules(model.rules, LOCAL_SESSION, { sender: "", rcpt: address }, tables);
+      if (r.kind === "tempfail") return { tempfail: r.reason };
+      if (r.kind === "reject") return { reject: `no rule accepts ${address}` };
+      return { action: r.action };
+    },
+    subAddrDelim: model.subAddrDelim,
+    aliasUser: start.smtpdUser,
+  };
+  const invalid = (rcpt: string): WireReply => ({
+    code: 550,
+    esc: "5.1.1",
+    lines: [`Invalid recipient: <${rcpt}>`],
+  });
 
   channel.handle("lookup.check-recipient", ({ session, sender, rcpt }) => {
     const r = evaluateRules(model.rules, session, { sender, rcpt }, tables);
@@ -24,8 +67,33 @@ export async function runLookup({ channel, model }: RoleEnv): Promise<void> {
         kind: "reject",
         reply: { code: 550, esc: "5.7.1", lines: [`Invalid recipient: <${rcpt}>`] },
       };
+    // Local actions: the recipient must expand to something (unknown users are refused here
+    // rather than bounced later).
+    const action = model.actions.get(r.action);
+    if (action !== undefined && action.method.kind !== "relay") {
+      const x = expandRecipient(expandEnv, r.action, rcpt);
+      if (x.kind === "tempfail") {
+        log("warn", `lookup: expansion of <${rcpt}> failed: ${x.reason}`);
+        return { kind: "reject", reply: tempfail("Temporary failure") };
+      }
+      if (x.kind === "permfail") {
+        log("info", `lookup: <${rcpt}> refused: ${x.reason}`);
+        return { kind: "reject", reply: invalid(rcpt) };
+      }
+    }
     return { kind: "ok", action: r.action, dest: rcpt };
   });
+
+  channel.handle("lookup.route", ({ rcpt }) => {
+    const r = evaluateRules(model.rules, LOCAL_SESSION, { sender: "", rcpt }, tables);
+    if (r.kind === "action") return { kind: "ok", action: r.action };
+    return {
+      kind: r.kind === "tempfail" ? "tempfail" : "reject",
+      reason: r.kind === "tempfail" ? r.reason : "no rule",
+    };
+  });
+
+  channel.handle("lookup.expand", ({ action, rcpt }) => expandRecipient(expandEnv, action, rcpt));
 
   // `senders <t>`: an authenticated user may only use the addresses its entry lists.
   channel.handle("lookup.check-sender", ({ session, sender }) => {

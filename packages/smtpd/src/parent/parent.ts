@@ -4,16 +4,17 @@
 import { type ChildProcess, fork } from "node:child_process";
 import { chmodSync, chownSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import type { Server } from "node:net";
-import { hostname as osHostname } from "node:os";
+import { hostname as osHostname, userInfo } from "node:os";
 import { dirname, join } from "node:path";
 import { getpwnam, type PlatformFacts, platformFacts } from "@facteur/compat";
 import type { SmtpdArgs } from "../cli/smtpd.js";
 import { formatDiagnostic } from "../config/errors.js";
 import { loadConfig } from "../config/load.js";
 import { buildModel } from "../config/model.js";
-import { type Frame, IPC_VERSION, isFrame } from "../ipc/messages.js";
+import { type Frame, IPC_VERSION, isFrame, type Requests } from "../ipc/messages.js";
 import { log, setLogVerbose } from "../log.js";
 import { SPOOL_DIRS } from "../queue/fs-backend.js";
+import { DeliveryPool } from "./delivery-pool.js";
 import { type Bound, bindListener, bindUnixSocket } from "./listeners.js";
 
 const CHILD_ROLES = ["queue", "lookup", "dispatcher", "control"] as const;
@@ -147,6 +148,21 @@ export async function runParent(args: SmtpdArgs): Promise<number> {
     return 1;
   }
 
+  // mbox deliveries: /var/mail, or a world-writable sticky directory under --root for tests.
+  let mboxDir = "/var/mail";
+  if (args.root !== null) {
+    mboxDir = join(args.root, "mail");
+    mkdirSync(mboxDir, { recursive: true });
+    chmodSync(mboxDir, 0o1777);
+  }
+  const pool = new DeliveryPool({
+    entry: process.argv[1]!,
+    mboxDir,
+    mailname: hostname,
+    subAddrDelim: model.subAddrDelim,
+    verbose: args.verbose,
+  });
+
   log("info", `Facteur smtpd starting (pid ${process.pid})`);
   const children = new Map<ChildRole, Child>();
   const bound: Bound[] = [];
@@ -163,6 +179,7 @@ export async function runParent(args: SmtpdArgs): Promise<number> {
     exitCode = code;
     log(code === 0 ? "info" : "warn", why);
     for (const b of bound) b.server.close();
+    pool.stop();
     for (const c of children.values()) {
       if (c.proc.exitCode === null && c.proc.connected)
         c.proc.send({ t: "note", from: "parent", to: c.role, kind: "parent.stop", body: {} });
@@ -203,7 +220,11 @@ export async function runParent(args: SmtpdArgs): Promise<number> {
       if ([...children.values()].every((c) => c.hello)) startRoles();
     } else if (f.t === "note" && f.kind === "role.ready") {
       from.ready = true;
-      if ([...children.values()].every((c) => c.ready)) void openListeners();
+      if ([...children.values()].every((c) => c.ready)) {
+        for (const c of children.values())
+          c.proc.send({ t: "note", from: "parent", to: c.role, kind: "parent.ready", body: {} });
+        void openListeners();
+      }
     } else if (f.t === "req" && f.kind === "parent.status") {
       from.proc.send({
         t: "res",
@@ -213,6 +234,12 @@ export async function runParent(args: SmtpdArgs): Promise<number> {
         ok: true,
         body: { mda: "running", mta: "running", smtp: "running" },
       });
+    } else if (f.t === "req" && f.kind === "parent.deliver" && from.role === "queue") {
+      const reply = (body: unknown) =>
+        from.proc.send({ t: "res", from: "parent", to: from.role, id: f.id, ok: true, body });
+      pool
+        .deliver(f.body as Requests["parent.deliver"]["req"])
+        .then(reply, (e: unknown) => reply({ result: "tempfail", text: String(e) }));
     } else if (f.t === "req") {
       from.proc.send({
         t: "res",
@@ -239,6 +266,7 @@ export async function runParent(args: SmtpdArgs): Promise<number> {
           hostname,
           spoolDir: facts.spoolDir,
           controlSocket: facts.controlSocket,
+          smtpdUser: isRoot ? facts.smtpdUser : userInfo().username,
           verbose: args.verbose,
           defines: args.defines,
           pki: c.role === "dispatcher" ? pki : {},

@@ -5,9 +5,11 @@
 import type { EnvelopeDraft } from "../ipc/messages.js";
 import type { RoleEnv } from "../ipc/role-boot.js";
 import { log } from "../log.js";
+import { attemptDelivery } from "./delivery.js";
 import { type Envelope, makeEnvelope, serializeEnvelope } from "./envelope.js";
 import { FsQueue, type MessageTx } from "./fs-backend.js";
 import { newEvpid } from "./ids.js";
+import { nextRetry, RETRY_BASE_MDA, RETRY_BASE_MTA, Scheduler } from "./scheduler.js";
 import { formatShowQueueLine } from "./show-queue.js";
 
 const errText = (e: unknown) => (e instanceof Error ? e.message : String(e));
@@ -25,9 +27,23 @@ export async function runQueue({ channel, model, start }: RoleEnv): Promise<void
     "queue.message": 0,
     "queue.invalid": 0,
   };
+  const scheduler: Scheduler = new Scheduler(
+    (evpid): Promise<void> =>
+      attemptDelivery({ queue, channel, model, scheduler, counters }, evpid).catch((e: unknown) => {
+        // An attempt that failed on its own (IPC timeout, disk error): try again later.
+        log("warn", `delivery of ${evpid} failed: ${errText(e)}`);
+        scheduler.schedule(evpid, Date.now() / 1000 + RETRY_BASE_MDA);
+      }),
+  );
+  scheduler.pause(true); // until the other roles are up (parent.start is done for all)
+  const now = Date.now() / 1000;
   for await (const item of queue.walk()) {
-    if (item.ok) counters["queue.envelope"]!++;
-    else {
+    if (item.ok) {
+      counters["queue.envelope"]!++;
+      const e = item.envelope;
+      const base = e.type === "mta" ? RETRY_BASE_MTA : RETRY_BASE_MDA;
+      scheduler.schedule(e.id, e.lastTry === 0 ? now : nextRetry(e.ctime, e.lastTry, base));
+    } else {
       counters["queue.invalid"]!++;
       log("warn", `invalid envelope ${item.path}: ${item.error}`);
     }
@@ -62,15 +78,19 @@ export async function runQueue({ channel, model, start }: RoleEnv): Promise<void
     if (tx === undefined) return { kind: "tempfail", reason: "no such message" };
     txs.delete(msgid);
     const now = Math.floor(Date.now() / 1000);
+    const ids: string[] = [];
     try {
       for (const d of envelopes) {
         const action = model.actions.get(d.dispatcher);
         const ttl = action?.options.find((o) => o.kind === "ttl");
         const type = action?.method.kind === "relay" ? "mta" : "mda";
         const seconds = ttl?.kind === "ttl" ? ttl.ttl.seconds : model.queueTtlSeconds;
-        await tx.addEnvelope(toEnvelope(msgid, d, type, now, seconds));
+        const e = toEnvelope(msgid, d, type, now, seconds);
+        await tx.addEnvelope(e);
+        ids.push(e.id);
       }
       await tx.commit();
+      for (const id of ids) scheduler.schedule(id, 0);
     } catch (e) {
       await tx.rollback().catch(() => undefined);
       log("warn", `queue: commit of ${msgid} failed: ${errText(e)}`);
@@ -93,7 +113,9 @@ export async function runQueue({ channel, model, start }: RoleEnv): Promise<void
     for await (const item of queue.walk()) {
       if (!item.ok) continue;
       if (msgid !== undefined && item.envelope.msgid !== msgid && item.evpid !== msgid) continue;
-      lines.push(formatShowQueueLine(item.envelope, { state: "pending", delaySec: 0 }));
+      const sch = scheduler.get(item.evpid);
+      const delaySec = sch === undefined ? 0 : Math.round(sch.due - Date.now() / 1000);
+      lines.push(formatShowQueueLine(item.envelope, { state: "pending", delaySec }));
     }
     return { lines };
   });
@@ -102,6 +124,8 @@ export async function runQueue({ channel, model, start }: RoleEnv): Promise<void
     text: await queue.envelopeText(evpid),
   }));
   channel.handle("queue.stats", () => ({ counters: { ...counters } }));
+  // Deliveries need the lookup role and the parent: start once every role is up.
+  channel.onNotice("parent.ready", () => scheduler.pause(false));
 }
 
 function toEnvelope(
