@@ -25,8 +25,9 @@ export interface Duration {
   readonly seconds: number;
 }
 
+/** `text` is the NUMBER as written (int64, as strtonum reads it); `value` is for the daemon. */
 export type LimitEntry =
-  | { readonly key: string; readonly value: number }
+  | { readonly key: string; readonly value: number; readonly text: string }
   | { readonly family: "inet4" | "inet6" };
 
 export type TableSource =
@@ -157,7 +158,7 @@ export type Directive = { readonly pos: Pos } & (
   | { readonly kind: "pki-name"; readonly name: string }
   | { readonly kind: "mda-wrapper"; readonly name: string; readonly command: string }
   | { readonly kind: "mda-limit"; readonly limits: readonly LimitEntry[] }
-  | { readonly kind: "mta-max-deferred"; readonly value: number }
+  | { readonly kind: "mta-max-deferred"; readonly value: number; readonly text: string }
   | {
       readonly kind: "mta-limit";
       readonly domain: string | null;

@@ -198,6 +198,12 @@ export const MTA_LIMITS = [
   "sessdelay-keepalive",
 ];
 
+/**
+ * A NUMBER token's value. The lexer has checked the int64 range (strtonum); past 2^53 the
+ * value is rounded, which is why the AST keeps the text as written for printing. `-0` is 0.
+ */
+export const numberValue = (text: string): number => Number(BigInt(text));
+
 /** `KEY NUMBER ...` pairs (and inet4/inet6 for mta) until the end of the line. */
 function limits(p: Parser, keys: readonly string[], what: string, families = false): LimitEntry[] {
   const out: LimitEntry[] = [];
@@ -212,7 +218,7 @@ function limits(p: Parser, keys: readonly string[], what: string, families = fal
     const k = p.expectString(`a ${what} limit name`);
     const n = p.expectNumber("a number");
     if (!keys.includes(k.text)) throw p.semantic(k, `invalid ${what} limit keyword: ${k.text}`);
-    out.push({ key: k.text, value: Number(n.text) });
+    out.push({ key: k.text, value: numberValue(n.text), text: n.text });
   }
 }
 
@@ -233,7 +239,7 @@ function mta(p: Parser): Directive {
   const t = p.next();
   if (p.eatKw("max-deferred")) {
     const n = p.expectNumber("a number");
-    return { kind: "mta-max-deferred", value: Number(n.text), pos: p.pos(t) };
+    return { kind: "mta-max-deferred", value: numberValue(n.text), text: n.text, pos: p.pos(t) };
   }
   p.expectKw("limit", '"max-deferred" or "limit"');
   let domain: string | null = null;
@@ -338,8 +344,9 @@ function smtp(p: Parser): Directive {
     const s = p.peek();
     if (s.kind === "number") {
       p.next();
-      if (Number(s.text) < 0) throw p.semantic(s, `invalid size: ${s.text}`);
-      return { kind: "smtp-max-message-size", bytes: Number(s.text), text: s.text, pos: p.pos(t) };
+      if (BigInt(s.text) < 0n) throw p.semantic(s, `invalid size: ${s.text}`);
+      const bytes = numberValue(s.text);
+      return { kind: "smtp-max-message-size", bytes, text: s.text, pos: p.pos(t) };
     }
     const v = p.expectString("a size such as 35M");
     const bytes = scanScaled(v.text);

@@ -1,5 +1,5 @@
 // Writes a parsed config back in canonical smtpd.conf form (`smtpd -n -v`): one directive
-// per line, every string quoted. Parsing the output again gives the same tree.
+// per line, strings quoted, numbers as written. Parsing the output again gives the same tree.
 import type {
   ActionOption,
   Config,
@@ -13,18 +13,35 @@ import type {
   TableArg,
 } from "./ast.js";
 import { isKeyword } from "./keywords.js";
+import { MAX_TOKEN_BYTES } from "./lexer.js";
 
-/** Quote a value so that the lexer reads it back unchanged (see lexer.ts `quoted`). */
+/**
+ * Write a value so that the lexer reads it back unchanged (lexer.ts `quoted`). Inside quotes
+ * a backslash escapes only the quote, a space or a tab; any other backslash stays as written,
+ * so a backslash needs no escape of its own, only a space or tab right after one does.
+ */
 export function quote(s: string): string {
   let out = '"';
   for (let i = 0; i < s.length; i++) {
     const c = s[i]!;
     if (c === '"') out += '\\"';
-    else if (c === "\\" && (s[i + 1] === '"' || s[i + 1] === " " || s[i + 1] === "\t"))
-      out += "\\\\";
+    else if ((c === " " || c === "\t") && s[i - 1] === "\\") out += `\\${c}`;
     else out += c;
   }
-  return `${out}"`;
+  if (!s.endsWith("\\")) return `${out}"`;
+  // A last backslash would escape the closing quote. Outside quotes `\\` reads as one
+  // backslash, so a word is written bare when it is one; else a backslash-newline, which
+  // the lexer drops inside quotes, keeps the value's backslash from the closing quote.
+  return bareEscaped(s) ?? `${out}\\\n"`;
+}
+
+/**
+ * `s` (which ends in a backslash, so is no keyword) as a bare word with each backslash
+ * doubled, or null when it is not a word: it must start with a letter, `:` or `_`.
+ */
+function bareEscaped(s: string): string | null {
+  if (!/^[A-Za-z:_][A-Za-z0-9:_.@/+\-*%^~|;?[\]`&$\\]*$/.test(s)) return null;
+  return s.length < MAX_TOKEN_BYTES ? s.replaceAll("\\", "\\\\") : null;
 }
 
 const BARE = /^[A-Za-z0-9:_][A-Za-z0-9:_.@/+\-*%^~|;?[\]`&$]*$/;
@@ -53,7 +70,7 @@ export const table = (t: TableArg): string =>
       : quote(t.entries.type === "list" ? t.entries.values[0]! : "");
 
 const limits = (ls: readonly LimitEntry[]): string =>
-  ls.map((l) => ("family" in l ? l.family : `${quote(l.key)} ${l.value}`)).join(" ");
+  ls.map((l) => ("family" in l ? l.family : `${quote(l.key)} ${l.text}`)).join(" ");
 
 const chain = (fs: readonly string[]) => `{ ${fs.map(quote).join(", ")} }`;
 
@@ -62,7 +79,7 @@ function listenOption(o: ListenOption): string {
     case "family":
       return o.family;
     case "port":
-      return /^\d+$/.test(o.text) ? `port ${o.port}` : `port ${word(o.text)}`;
+      return /^\d+$/.test(o.text) ? `port ${o.text}` : `port ${word(o.text)}`;
     case "filter":
       return `filter ${quote(o.name)}`;
     case "filter-chain":
@@ -179,7 +196,7 @@ export function printDirective(d: Directive): string {
     case "mda-limit":
       return `mda limit ${limits(d.limits)}`.trimEnd();
     case "mta-max-deferred":
-      return `mta max-deferred ${d.value}`;
+      return `mta max-deferred ${d.text}`;
     case "mta-limit":
       return `mta limit${d.domain !== null ? ` for domain ${quote(d.domain)}` : ""} ${limits(d.limits)}`.trimEnd();
     case "proc":
@@ -197,7 +214,8 @@ export function printDirective(d: Directive): string {
     case "smtp-ciphers":
       return `smtp ciphers ${quote(d.value)}`;
     case "smtp-max-message-size":
-      return `smtp max-message-size ${/^\d+$/.test(d.text) ? d.text : quote(d.text)}`;
+      // a NUMBER is written as it was (`-0` is a valid size); a STRING such as 35M quoted
+      return `smtp max-message-size ${/^-?\d+$/.test(d.text) ? d.text : quote(d.text)}`;
     case "smtp-sub-addr-delim":
       return `smtp sub-addr-delim ${quote(d.value)}`;
     case "srs-key":
