@@ -134,7 +134,8 @@ export async function runDispatcher({ channel, model, start }: RoleEnv): Promise
       buildTlsContexts(pkis, {
         ciphers: l.ciphers,
         protocols: l.protocols,
-        caPem: l.ca !== null ? (start.ca[l.ca] ?? null) : null,
+        // `ca` names are case-insensitive, as pki names are (config lowercases the declaration).
+        caPem: l.ca !== null ? (start.ca[l.ca.toLowerCase()] ?? start.ca[l.ca] ?? null) : null,
         verify: l.tlsVerify,
       }),
     );
@@ -177,14 +178,15 @@ export async function runDispatcher({ channel, model, start }: RoleEnv): Promise
     let secure = false;
     let info: string | undefined;
     let verified = false;
+    const tag = `${remoteAddress}:${raw.remotePort ?? 0}`;
     if (l.tls === "smtps") {
       if (ctxs === undefined) return void raw.destroy();
-      const t = await handshake(raw, ctxs, l.tlsVerify);
+      const t = await handshake(raw, ctxs, l.tlsVerify, tag);
       if (t === null) return;
       sock = t;
       secure = true;
       info = tlsInfo(t);
-      verified = t.authorized;
+      verified = peerVerifyError(t) === null;
       counters["smtp.tls"]!++;
     }
     const conn: ConnectionFacts = {
@@ -195,7 +197,6 @@ export async function runDispatcher({ channel, model, start }: RoleEnv): Promise
       isSecure: secure,
       ...(info !== undefined ? { tlsInfo: info, tlsVerified: verified } : {}),
     };
-    const tag = `${conn.remoteAddress}:${conn.remotePort}`;
     const ports: SessionPorts = {
       authenticate: async (user, password) =>
         (
@@ -255,7 +256,7 @@ export async function runDispatcher({ channel, model, start }: RoleEnv): Promise
     };
     const session = new SmtpSession(listenerFacts(l, model), conn, ports);
     log("info", `${tag} connected (rdns ${rdns ?? "none"}) on listener ${l.index}`);
-    serve(session, sock, ctxs, l.tlsVerify, counters);
+    serve(session, sock, { ctxs, verify: l.tlsVerify, tag }, counters);
   };
 
   channel.handle("dispatcher.stats", () => ({ counters: { ...counters } }));
@@ -275,7 +276,31 @@ export async function runDispatcher({ channel, model, start }: RoleEnv): Promise
   });
 }
 
-function handshake(raw: Socket, ctxs: TlsContexts, verify: boolean): Promise<TLSSocket | null> {
+/**
+ * Why the client's certificate is not verified against the listener's `ca`, or null when it
+ * is. Node fills `authorized` only on sockets a tls.Server made; ours wrap sockets by hand
+ * (STARTTLS), so the check tls.Server does is done here, failing closed.
+ */
+function peerVerifyError(t: TLSSocket): string | null {
+  if (t.getPeerX509Certificate() === undefined) return "no certificate";
+  const h = (t as unknown as { _handle?: { verifyError?: () => Error | null } })._handle;
+  if (typeof h?.verifyError !== "function") return "cannot check";
+  const e = h.verifyError();
+  return e === null ? null : ((e as Error & { code?: string }).code ?? e.message);
+}
+
+/**
+ * Server side of a TLS handshake (SMTPS or after STARTTLS). With `verify` (`tls-require
+ * verify`, `smtps verify`) a client certificate signed by the listener's `ca` is mandatory,
+ * as libtls' tls_config_verify_client() makes it in OpenSMTPD: without one the handshake
+ * fails and the connection is closed.
+ */
+function handshake(
+  raw: Socket,
+  ctxs: TlsContexts,
+  verify: boolean,
+  tag: string,
+): Promise<TLSSocket | null> {
   return new Promise((resolve) => {
     raw.removeAllListeners("data");
     const t = new TLSSocket(raw, {
@@ -283,7 +308,7 @@ function handshake(raw: Socket, ctxs: TlsContexts, verify: boolean): Promise<TLS
       secureContext: ctxs.defaultContext,
       SNICallback: ctxs.sniCallback,
       requestCert: verify,
-      rejectUnauthorized: false,
+      rejectUnauthorized: verify,
     });
     const timer = setTimeout(() => {
       t.destroy();
@@ -291,10 +316,17 @@ function handshake(raw: Socket, ctxs: TlsContexts, verify: boolean): Promise<TLS
     }, SESSION_TIMEOUT_MS);
     t.once("secure", () => {
       clearTimeout(timer);
+      const why = peerVerifyError(t);
+      if (verify && why !== null) {
+        log("info", `${tag} TLS client certificate refused: ${why}`);
+        t.destroy();
+        return resolve(null);
+      }
       resolve(t);
     });
-    t.once("error", () => {
+    t.once("error", (e: Error) => {
       clearTimeout(timer);
+      log("info", `${tag} TLS handshake failed: ${e.message}`);
       t.destroy();
       resolve(null);
     });
@@ -306,10 +338,10 @@ function handshake(raw: Socket, ctxs: TlsContexts, verify: boolean): Promise<TLS
 function serve(
   session: SmtpSession,
   first: Socket,
-  ctxs: TlsContexts | undefined,
-  verify: boolean,
+  tlsOpts: { ctxs: TlsContexts | undefined; verify: boolean; tag: string },
   counters: Record<string, number>,
 ): void {
+  const { ctxs, verify, tag } = tlsOpts;
   let sock = first;
   let closed = false;
   const finish = () => {
@@ -333,13 +365,13 @@ function serve(
           finish();
           return;
         }
-        const t = await handshake(sock, ctxs, verify);
+        const t = await handshake(sock, ctxs, verify, tag);
         if (t === null) {
           finish();
           return;
         }
         counters["smtp.tls"]!++;
-        session.tlsEstablished(tlsInfo(t), t.authorized);
+        session.tlsEstablished(tlsInfo(t), peerVerifyError(t) === null);
         attach(t);
         return;
       }
