@@ -55,12 +55,14 @@ export const badHelo = permFail(501, "5.5.4", "Invalid command arguments: Invali
 export const nestedMail = permFail(503, "5.5.1", "Invalid command: Only one MAIL FROM allowed");
 export const noRecipient = permFail(503, "5.5.1", "Invalid command: No recipient specified");
 export const noMail = permFail(503, "5.5.1", "Invalid command: Need MAIL FROM first");
+// RFC 3207 §4 and RFC 4954 §6: a command refused for want of TLS or AUTH is "530 5.7.0"
+// (a security status, not a syntax one); the text is OpenSMTPD's.
 export const mustStartTls = permFail(
   530,
-  "5.5.1",
+  "5.7.0",
   "Invalid command: Must issue a STARTTLS command first",
 );
-export const mustAuth = permFail(530, "5.5.1", "Invalid command: Must issue an AUTH command first");
+export const mustAuth = permFail(530, "5.7.0", "Invalid command: Must issue an AUTH command first");
 export const alreadySecure = permFail(503, "5.5.1", "Invalid command: Channel already secured");
 export const alreadyAuthenticated = permFail(
   503,
