@@ -10,6 +10,20 @@ const COMMANDS: readonly (readonly string[])[] = [
   ["show", "stats"],
   ["show", "queue"],
   ["show", "envelope"],
+  ["show", "message"],
+  ["pause", "mda"],
+  ["pause", "mta"],
+  ["pause", "smtp"],
+  ["pause", "envelope"],
+  ["resume", "mda"],
+  ["resume", "mta"],
+  ["resume", "smtp"],
+  ["resume", "envelope"],
+  ["schedule"],
+  ["remove"],
+  ["reload"],
+  ["log", "brief"],
+  ["log", "verbose"],
 ];
 
 /** Expand unambiguous prefixes: `sh q` -> `show queue`. Extra words are arguments. */

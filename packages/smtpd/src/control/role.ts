@@ -50,6 +50,27 @@ export async function runControl({ channel, start }: RoleEnv): Promise<void> {
         ? { ok: false, text: "no such envelope\n" }
         : { ok: true, text: r.text };
     }
+    if (verb === "show" && what === "message" && arg !== undefined)
+      return channel.request("queue", "queue.control", { op: "show-message", target: arg });
+    if (
+      (verb === "pause" || verb === "resume") &&
+      (what === "mda" || what === "mta" || what === "smtp")
+    ) {
+      await channel.request("parent", "parent.pause", { what, paused: verb === "pause" });
+      return { ok: true, text: "command succeeded\n" };
+    }
+    if ((verb === "pause" || verb === "resume") && what === "envelope" && arg !== undefined)
+      return channel.request("queue", "queue.control", {
+        op: verb === "pause" ? "hold" : "release",
+        target: arg,
+      });
+    if ((verb === "schedule" || verb === "remove") && what !== undefined)
+      return channel.request("queue", "queue.control", { op: verb, target: what });
+    if (verb === "reload") return channel.request("parent", "parent.reload", {}, 60_000);
+    if (verb === "log" && (what === "brief" || what === "verbose")) {
+      await channel.request("parent", "parent.log", { verbose: what === "verbose" });
+      return { ok: true, text: "command succeeded\n" };
+    }
     return { ok: false, text: `command not supported: ${req.argv.join(" ")}\n` };
   };
 

@@ -141,6 +141,12 @@ export async function runDispatcher({ channel, model, start }: RoleEnv): Promise
     );
   }
   let active = 0;
+  // `smtpctl pause smtp`: new sessions get 421 until resumed (running ones go on).
+  let paused = false;
+  channel.handle("dispatcher.pause", (req) => {
+    paused = req.paused;
+    return { ok: true };
+  });
 
   const rdnsOf = async (addr: string): Promise<string | null> => {
     let timer: NodeJS.Timeout | undefined;
@@ -160,6 +166,10 @@ export async function runDispatcher({ channel, model, start }: RoleEnv): Promise
   const accept = async (l: ListenerModel, raw: Socket): Promise<void> => {
     const isSocket = l.ifx === null;
     raw.on("error", () => raw.destroy());
+    if (paused) {
+      raw.end(formatReply({ code: 421, esc: "4.3.2", lines: ["Service temporarily unavailable"] }));
+      return;
+    }
     if (active >= MAX_SESSIONS) {
       counters["smtp.kick"]!++;
       raw.end(formatReply({ code: 421, esc: "4.3.2", lines: ["Too many connections"] }));

@@ -107,6 +107,23 @@ export interface Requests {
   "queue.message-abort": { req: { msgid: string }; res: { kind: "ok" } };
   "queue.list": { req: { msgid?: string }; res: { lines: readonly string[] } };
   "queue.envelope": { req: { evpid: string }; res: { text: string | null } };
+  "queue.control": {
+    req: {
+      op: "schedule" | "remove" | "hold" | "release" | "pause" | "resume" | "show-message";
+      /** evpid, msgid, "all", or "mda"/"mta" for pause and resume. */
+      target: string;
+    };
+    res: { ok: boolean; text: string };
+  };
+  /** smtpctl pause/resume smtp; the dispatcher refuses new sessions while paused. */
+  "dispatcher.pause": { req: { paused: boolean }; res: { ok: true } };
+  "parent.pause": {
+    req: { what: "mda" | "mta" | "smtp"; paused: boolean };
+    res: { ok: true };
+  };
+  "parent.log": { req: { verbose: boolean }; res: { ok: true } };
+  /** Re-reads and checks the configuration; applies it when valid. */
+  "parent.reload": { req: Record<string, never>; res: { ok: boolean; text: string } };
   "queue.stats": { req: Record<string, never>; res: { counters: Record<string, number> } };
   "dispatcher.stats": { req: Record<string, never>; res: { counters: Record<string, number> } };
   "parent.status": {
@@ -141,6 +158,14 @@ export interface Notices {
   /** The control socket, bound by the parent (the handle travels with the notice). */
   "parent.control": Record<string, never>;
   "parent.stop": Record<string, never>;
+  /** `smtpctl log brief|verbose`, sent to every role. */
+  "parent.log-level": { verbose: boolean };
+  /** A new configuration, already checked by the parent: new work uses it. */
+  "parent.reload": {
+    configText: string;
+    pki: Record<string, { cert: string; key: string }>;
+    ca: Record<string, string>;
+  };
   /** Every role is ready (the queue starts its scheduler). */
   "parent.ready": Record<string, never>;
 }

@@ -6,10 +6,14 @@ import { log, setLogPrefix, setLogVerbose } from "../log.js";
 import { Channel, parentPort } from "./channel.js";
 import { IPC_VERSION, type Notices, type RoleName } from "./messages.js";
 
+export type ReloadHandler = (model: Model, update: Notices["parent.reload"]) => void;
+
 export interface RoleEnv {
   readonly channel: Channel;
   readonly model: Model;
   readonly start: Notices["parent.start"];
+  /** Registers what the role does with a reloaded configuration (new work uses it). */
+  readonly onReload: (h: ReloadHandler) => void;
 }
 
 export type RoleMain = (env: RoleEnv) => Promise<void>;
@@ -25,7 +29,24 @@ export function bootRole(role: RoleName, main: RoleMain): void {
       process.exit(1);
     }
     const model = buildModel(r.config, start.hostname);
-    main({ channel, model, start }).then(
+    const reloaders: ReloadHandler[] = [];
+    channel.onNotice("parent.reload", (update) => {
+      const n = parseConfig(update.configText, { file: start.configFile, defines: start.defines });
+      if (!n.ok) {
+        log("warn", `${role}: reloaded configuration refused; keeping the running one`);
+        return;
+      }
+      const next = buildModel(n.config, start.hostname);
+      for (const h of reloaders) {
+        try {
+          h(next, update);
+        } catch (e) {
+          log("warn", `${role}: reload: ${(e as Error).message}`);
+        }
+      }
+    });
+    channel.onNotice("parent.log-level", ({ verbose }) => setLogVerbose(verbose));
+    main({ channel, model, start, onReload: (h) => reloaders.push(h) }).then(
       () => channel.notify("parent", "role.ready", { role }),
       (e: unknown) => {
         log("crit", `${role}: ${(e as Error).stack ?? String(e)}`);

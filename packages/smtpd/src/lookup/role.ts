@@ -35,21 +35,36 @@ function cachedGetpwnam(name: string): UserInfo | null {
   return pw;
 }
 
-export async function runLookup({ channel, model, start }: RoleEnv): Promise<void> {
-  const tables = new TableStore(model, (p) => readFileSync(p, "utf8"));
-  const expandEnv: ExpandEnv = {
-    actions: model.actions,
-    tables,
-    getpwnam: cachedGetpwnam,
-    route: (address) => {
-      const r = evaluateRules(model.rules, LOCAL_SESSION, { sender: "", rcpt: address }, tables);
-      if (r.kind === "tempfail") return { tempfail: r.reason };
-      if (r.kind === "reject") return { reject: `no rule accepts ${address}` };
-      return { action: r.action };
-    },
-    subAddrDelim: model.subAddrDelim,
-    aliasUser: start.smtpdUser,
+export async function runLookup(env: RoleEnv): Promise<void> {
+  const { channel, start } = env;
+  // Replaced as a whole on reload: requests in flight finish with what they started with.
+  let model = env.model;
+  let tables = new TableStore(model, (p) => readFileSync(p, "utf8"));
+  const makeExpandEnv = (): ExpandEnv => {
+    const m = model;
+    const t = tables;
+    return {
+      actions: m.actions,
+      tables: t,
+      getpwnam: cachedGetpwnam,
+      route: (address) => {
+        const r = evaluateRules(m.rules, LOCAL_SESSION, { sender: "", rcpt: address }, t);
+        if (r.kind === "tempfail") return { tempfail: r.reason };
+        if (r.kind === "reject") return { reject: `no rule accepts ${address}` };
+        return { action: r.action };
+      },
+      subAddrDelim: m.subAddrDelim,
+      aliasUser: start.smtpdUser,
+    };
   };
+  let expandEnv = makeExpandEnv();
+  env.onReload((next) => {
+    const t = new TableStore(next, (p) => readFileSync(p, "utf8"));
+    model = next;
+    tables = t;
+    expandEnv = makeExpandEnv();
+    log("info", "lookup: configuration and tables reloaded");
+  });
   const invalid = (rcpt: string): WireReply => ({
     code: 550,
     esc: "5.1.1",

@@ -8,9 +8,10 @@ import { hostname as osHostname, userInfo } from "node:os";
 import { dirname, join } from "node:path";
 import { getpwnam, type PlatformFacts, platformFacts } from "@facteur/compat";
 import type { SmtpdArgs } from "../cli/smtpd.js";
+import type { Config } from "../config/ast.js";
 import { formatDiagnostic } from "../config/errors.js";
 import { loadConfig } from "../config/load.js";
-import { buildModel } from "../config/model.js";
+import { buildModel, type Model } from "../config/model.js";
 import { type Frame, IPC_VERSION, isFrame, type Requests } from "../ipc/messages.js";
 import { log, setLogVerbose } from "../log.js";
 import { SPOOL_DIRS } from "../queue/fs-backend.js";
@@ -54,6 +55,24 @@ function bindControlSocket(path: string): Promise<Server> {
   return bindUnixSocket(path, 0o600);
 }
 
+/** Certificates and keys of every pki, and the ca certificates, read as root. */
+function readPkiMaterial(
+  model: Model,
+  config: Config,
+): { pki: Record<string, { cert: string; key: string }>; ca: Record<string, string> } {
+  const pki: Record<string, { cert: string; key: string }> = {};
+  const ca: Record<string, string> = {};
+  for (const [name, p] of model.pkis) {
+    if (p.cert !== null && p.key !== null)
+      pki[name] = { cert: readFileSync(p.cert, "utf8"), key: readFileSync(p.key, "utf8") };
+  }
+  for (const d of config.directives) if (d.kind === "ca") ca[d.name] = readFileSync(d.cert, "utf8");
+  return { pki, ca };
+}
+
+/** The listeners as a comparable text: a reload cannot change them (they are bound). */
+const listenerKey = (m: Model) => JSON.stringify(m.listeners);
+
 interface Child {
   readonly role: ChildRole;
   readonly proc: ChildProcess;
@@ -76,10 +95,10 @@ export async function runParent(args: SmtpdArgs): Promise<number> {
   }
   for (const d of loaded.diagnostics) process.stderr.write(`${formatDiagnostic(d)}\n`);
   if (!loaded.ok) return 1;
-  const configText = loaded.text;
+  let configText = loaded.text;
   const parsed = loaded.result;
   const hostname = mailname(facts);
-  const model = buildModel(parsed.config, hostname);
+  let model = buildModel(parsed.config, hostname);
 
   const isRoot = process.getuid?.() === 0;
   for (const d of [
@@ -118,15 +137,10 @@ export async function runParent(args: SmtpdArgs): Promise<number> {
   }
   // Private keys are read here, as root, and handed to the dispatcher only (TLS in Node
   // cannot delegate signing to another process; documented in smtpd(8)).
-  const pki: Record<string, { cert: string; key: string }> = {};
-  const ca: Record<string, string> = {};
+  let pki: Record<string, { cert: string; key: string }>;
+  let ca: Record<string, string>;
   try {
-    for (const [name, p] of model.pkis) {
-      if (p.cert !== null && p.key !== null)
-        pki[name] = { cert: readFileSync(p.cert, "utf8"), key: readFileSync(p.key, "utf8") };
-    }
-    for (const d of parsed.config.directives)
-      if (d.kind === "ca") ca[d.name] = readFileSync(d.cert, "utf8");
+    ({ pki, ca } = readPkiMaterial(model, parsed.config));
   } catch (e) {
     log("crit", `cannot read pki material: ${(e as Error).message}`);
     return 1;
@@ -226,14 +240,75 @@ export async function runParent(args: SmtpdArgs): Promise<number> {
         void openListeners();
       }
     } else if (f.t === "req" && f.kind === "parent.status") {
+      const st = (p: boolean) => (p ? "paused" : "running");
       from.proc.send({
         t: "res",
         from: "parent",
         to: from.role,
         id: f.id,
         ok: true,
-        body: { mda: "running", mta: "running", smtp: "running" },
+        body: { mda: st(paused.mda), mta: st(paused.mta), smtp: st(paused.smtp) },
       });
+    } else if (f.t === "req" && f.kind === "parent.pause" && from.role === "control") {
+      const { what, paused: p } = f.body as Requests["parent.pause"]["req"];
+      paused[what] = p;
+      const done = () =>
+        from.proc.send({
+          t: "res",
+          from: "parent",
+          to: from.role,
+          id: f.id,
+          ok: true,
+          body: { ok: true },
+        });
+      const target = what === "smtp" ? "dispatcher" : "queue";
+      const id = -f.id; // parent-originated request ids are negative: answers come back here
+      pendingParent.set(id, done);
+      children.get(target)?.proc.send(
+        what === "smtp"
+          ? {
+              t: "req",
+              from: "parent",
+              to: "dispatcher",
+              id,
+              kind: "dispatcher.pause",
+              body: { paused: p },
+            }
+          : {
+              t: "req",
+              from: "parent",
+              to: "queue",
+              id,
+              kind: "queue.control",
+              body: { op: p ? "pause" : "resume", target: what },
+            },
+      );
+    } else if (f.t === "res" && pendingParent.has(f.id)) {
+      pendingParent.get(f.id)!();
+      pendingParent.delete(f.id);
+    } else if (f.t === "req" && f.kind === "parent.log" && from.role === "control") {
+      const { verbose } = f.body as Requests["parent.log"]["req"];
+      setLogVerbose(verbose);
+      for (const c of children.values())
+        c.proc.send({
+          t: "note",
+          from: "parent",
+          to: c.role,
+          kind: "parent.log-level",
+          body: { verbose },
+        });
+      from.proc.send({
+        t: "res",
+        from: "parent",
+        to: from.role,
+        id: f.id,
+        ok: true,
+        body: { ok: true },
+      });
+    } else if (f.t === "req" && f.kind === "parent.reload" && from.role === "control") {
+      void reload().then((body) =>
+        from.proc.send({ t: "res", from: "parent", to: from.role, id: f.id, ok: true, body }),
+      );
     } else if (f.t === "req" && f.kind === "parent.deliver" && from.role === "queue") {
       const reply = (body: unknown) =>
         from.proc.send({ t: "res", from: "parent", to: from.role, id: f.id, ok: true, body });
@@ -250,6 +325,58 @@ export async function runParent(args: SmtpdArgs): Promise<number> {
         body: `parent: no handler for ${f.kind}`,
       });
     }
+  };
+
+  const paused = { mda: false, mta: false, smtp: false };
+  const pendingParent = new Map<number, () => void>();
+
+  /** SIGHUP and `smtpctl reload`: check the new configuration fully; apply it only if valid. */
+  let reloading: Promise<{ ok: boolean; text: string }> | null = null;
+  const reload = (): Promise<{ ok: boolean; text: string }> => {
+    reloading ??= doReload().finally(() => {
+      reloading = null;
+    });
+    return reloading;
+  };
+  const doReload = async (): Promise<{ ok: boolean; text: string }> => {
+    const next = await loadConfig(configFile, {
+      defines: args.defines,
+      syntaxOnly: false,
+      libexecDir: facts.libexecDir,
+    });
+    if ("error" in next) return refused(next.error);
+    if (!next.ok) return refused(next.diagnostics.map((d) => formatDiagnostic(d)).join("\n"));
+    const nextModel = buildModel(next.result.config, hostname);
+    if (listenerKey(nextModel) !== listenerKey(model))
+      return refused("listen directives changed: restart smtpd to apply them");
+    let material: ReturnType<typeof readPkiMaterial>;
+    try {
+      material = readPkiMaterial(nextModel, next.result.config);
+    } catch (e) {
+      return refused(`cannot read pki material: ${(e as Error).message}`);
+    }
+    configText = next.text;
+    model = nextModel;
+    pki = material.pki;
+    ca = material.ca;
+    for (const c of children.values())
+      c.proc.send({
+        t: "note",
+        from: "parent",
+        to: c.role,
+        kind: "parent.reload",
+        body: {
+          configText,
+          pki: c.role === "dispatcher" ? pki : {},
+          ca: c.role === "dispatcher" ? ca : {},
+        },
+      });
+    log("info", "configuration reloaded");
+    return { ok: true, text: "configuration reloaded\n" };
+  };
+  const refused = (why: string) => {
+    log("warn", `reload refused, the running configuration stays: ${why}`);
+    return { ok: false, text: `reload refused, the running configuration stays:\n${why}\n` };
   };
 
   const startRoles = () => {
@@ -331,8 +458,9 @@ export async function runParent(args: SmtpdArgs): Promise<number> {
 
   process.on("SIGTERM", () => stop(0, "received SIGTERM, shutting down"));
   process.on("SIGINT", () => stop(0, "received SIGINT, shutting down"));
-  process.on("SIGHUP", () =>
-    log("info", "received SIGHUP: configuration reload is not available yet"),
-  );
+  process.on("SIGHUP", () => {
+    log("info", "received SIGHUP, reloading the configuration");
+    void reload();
+  });
   return done;
 }

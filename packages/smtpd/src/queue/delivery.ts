@@ -164,7 +164,7 @@ async function split(env: DeliveryEnv, e: Envelope, ds: readonly Delivery[]): Pr
   }
   env.scheduler.remove(e.id);
   await env.queue.removeEnvelope(e.id);
-  for (const c of made) env.scheduler.schedule(c.id, 0);
+  for (const c of made) env.scheduler.schedule(c.id, 0, c.type === "mta" ? "mta" : "mda");
   log("info", `delivery: ${e.id} for <${e.rcpt}> expanded to ${made.length} envelope(s)`);
 }
 
@@ -193,7 +193,7 @@ async function retry(env: DeliveryEnv, e: Envelope, why: string): Promise<void> 
   );
   env.counters["scheduler.delivery.tempfail"] =
     (env.counters["scheduler.delivery.tempfail"] ?? 0) + 1;
-  env.scheduler.schedule(e.id, Math.min(next, e.ctime + e.ttl));
+  env.scheduler.schedule(e.id, Math.min(next, e.ctime + e.ttl), e.type === "mta" ? "mta" : "mda");
 }
 
 async function fail(env: DeliveryEnv, e: Envelope, status: string, why: string): Promise<void> {
@@ -268,7 +268,7 @@ async function bounce(
     });
     await tx.addEnvelope(b);
     await tx.commit();
-    env.scheduler.schedule(b.id, 0);
+    env.scheduler.schedule(b.id, 0, b.type === "mta" ? "mta" : "mda");
     log("info", `delivery: ${action} DSN ${tx.msgid} for ${e.id} queued to <${e.sender}>`);
     return true;
   } catch (err) {

@@ -14,7 +14,14 @@ import { formatShowQueueLine } from "./show-queue.js";
 
 const errText = (e: unknown) => (e instanceof Error ? e.message : String(e));
 
-export async function runQueue({ channel, model, start }: RoleEnv): Promise<void> {
+export async function runQueue(env: RoleEnv): Promise<void> {
+  const { channel, start } = env;
+  // Deliveries look their action up by name in the current model at each attempt, so an
+  // action changed by a reload applies to envelopes already queued (as in OpenSMTPD).
+  let model = env.model;
+  env.onReload((next) => {
+    model = next;
+  });
   if (model.queueKey === "stdin")
     throw new Error("queue encryption with a key read from stdin is not supported yet");
   const key = model.queueKey !== null ? Buffer.from(model.queueKey) : undefined;
@@ -35,14 +42,17 @@ export async function runQueue({ channel, model, start }: RoleEnv): Promise<void
         scheduler.schedule(evpid, Date.now() / 1000 + RETRY_BASE_MDA);
       }),
   );
-  scheduler.pause(true); // until the other roles are up (parent.start is done for all)
   const now = Date.now() / 1000;
   for await (const item of queue.walk()) {
     if (item.ok) {
       counters["queue.envelope"]!++;
       const e = item.envelope;
       const base = e.type === "mta" ? RETRY_BASE_MTA : RETRY_BASE_MDA;
-      scheduler.schedule(e.id, e.lastTry === 0 ? now : nextRetry(e.ctime, e.lastTry, base));
+      scheduler.schedule(
+        e.id,
+        e.lastTry === 0 ? now : nextRetry(e.ctime, e.lastTry, base),
+        e.type === "mta" ? "mta" : "mda",
+      );
     } else {
       counters["queue.invalid"]!++;
       log("warn", `invalid envelope ${item.path}: ${item.error}`);
@@ -79,6 +89,7 @@ export async function runQueue({ channel, model, start }: RoleEnv): Promise<void
     txs.delete(msgid);
     const now = Math.floor(Date.now() / 1000);
     const ids: string[] = [];
+    const kinds: ("mda" | "mta")[] = [];
     try {
       for (const d of envelopes) {
         const action = model.actions.get(d.dispatcher);
@@ -88,9 +99,10 @@ export async function runQueue({ channel, model, start }: RoleEnv): Promise<void
         const e = toEnvelope(msgid, d, type, now, seconds);
         await tx.addEnvelope(e);
         ids.push(e.id);
+        kinds.push(type);
       }
       await tx.commit();
-      for (const id of ids) scheduler.schedule(id, 0);
+      for (const [i, id] of ids.entries()) scheduler.schedule(id, 0, kinds[i]);
     } catch (e) {
       await tx.rollback().catch(() => undefined);
       log("warn", `queue: commit of ${msgid} failed: ${errText(e)}`);
@@ -125,7 +137,44 @@ export async function runQueue({ channel, model, start }: RoleEnv): Promise<void
   }));
   channel.handle("queue.stats", () => ({ counters: { ...counters } }));
   // Deliveries need the lookup role and the parent: start once every role is up.
-  channel.onNotice("parent.ready", () => scheduler.pause(false));
+  channel.onNotice("parent.ready", () => scheduler.start());
+
+  // smtpctl: schedule, remove, pause/resume envelope, pause/resume mda|mta, show message.
+  channel.handle("queue.control", async (req) => {
+    if (req.op === "pause" || req.op === "resume") {
+      scheduler.pause(req.target as "mda" | "mta", req.op === "pause");
+      return { ok: true, text: "command succeeded\n" };
+    }
+    if (req.op === "show-message") {
+      try {
+        const chunks: Buffer[] = [];
+        for await (const c of await queue.openMessage(req.target)) chunks.push(c as Buffer);
+        return { ok: true, text: Buffer.concat(chunks).toString("utf8") };
+      } catch {
+        return { ok: false, text: "no such message\n" };
+      }
+    }
+    const ids = scheduler.select(req.target);
+    if (ids.length === 0 && req.target !== "all")
+      return { ok: false, text: `no such envelope or message: ${req.target}\n` };
+    let n = 0;
+    for (const id of ids) {
+      if (req.op === "schedule") {
+        scheduler.schedule(id, 0);
+        n++;
+      } else if (req.op === "hold" || req.op === "release") {
+        if (scheduler.hold(id, req.op === "hold")) n++;
+      } else if (req.op === "remove") {
+        if (scheduler.isRunning(id)) continue;
+        scheduler.remove(id);
+        if (await queue.removeEnvelope(id)) n++;
+      }
+    }
+    const verb = { schedule: "scheduled", hold: "paused", release: "resumed", remove: "removed" }[
+      req.op
+    ];
+    return { ok: true, text: `${n} envelope${n === 1 ? "" : "s"} ${verb}\n` };
+  });
 }
 
 function toEnvelope(

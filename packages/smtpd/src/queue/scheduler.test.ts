@@ -39,6 +39,11 @@ test("due envelopes run in time order within the concurrency limit; held ones wa
   s.schedule("later", 500);
   s.schedule("held", 10);
   s.hold("held", true);
+  s.schedule("relay", 5, "mta");
+  s.pause("mta", true);
+  await new Promise((r) => setImmediate(r));
+  assert.equal(ran.length, 0, "nothing runs before start()");
+  s.start();
   await new Promise((r) => setImmediate(r));
   assert.deepEqual(ran, ["a", "b"]);
   done.get("a")!();
@@ -54,4 +59,8 @@ test("due envelopes run in time order within the concurrency limit; held ones wa
   s.hold("held", false);
   await new Promise((r) => setImmediate(r));
   assert.deepEqual(ran.at(-1), "held");
+  assert.ok(!ran.includes("relay"), "a paused kind waits");
+  s.pause("mta", false);
+  await new Promise((r) => setImmediate(r));
+  assert.deepEqual(ran.at(-1), "relay");
 });

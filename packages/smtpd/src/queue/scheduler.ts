@@ -14,11 +14,14 @@ export function nextRetry(ctime: number, now: number, base: number): number {
   }
 }
 
+export type DeliveryKind = "mda" | "mta";
+
 export interface Scheduled {
   readonly evpid: string;
   /** Unix seconds. */
   due: number;
   held: boolean;
+  kind: DeliveryKind;
 }
 
 /**
@@ -33,7 +36,8 @@ export class Scheduler {
   readonly #concurrency: number;
   readonly #now: () => number;
   #timer: NodeJS.Timeout | null = null;
-  #paused = false;
+  #started = false;
+  readonly #paused = new Set<DeliveryKind>();
 
   constructor(
     run: (evpid: string) => Promise<void>,
@@ -62,11 +66,24 @@ export class Scheduler {
   }
 
   /** Adds or moves an envelope (an envelope being attempted is taken off until it ends). */
-  schedule(evpid: string, due: number): void {
+  schedule(evpid: string, due: number, kind?: DeliveryKind): void {
     const it = this.#items.get(evpid);
-    if (it !== undefined) it.due = due;
-    else this.#items.set(evpid, { evpid, due, held: false });
+    if (it !== undefined) {
+      it.due = due;
+      if (kind !== undefined) it.kind = kind;
+    } else this.#items.set(evpid, { evpid, due, held: false, kind: kind ?? "mda" });
     this.#kick();
+  }
+
+  /** Envelope ids whose id or message id is `target` ("all": every one). */
+  select(target: string): string[] {
+    return [...this.#items.keys()].filter(
+      (id) => target === "all" || id === target || id.startsWith(target),
+    );
+  }
+
+  isRunning(evpid: string): boolean {
+    return this.#running.has(evpid);
   }
 
   remove(evpid: string): void {
@@ -81,13 +98,21 @@ export class Scheduler {
     return true;
   }
 
-  pause(paused: boolean): void {
-    this.#paused = paused;
-    if (!paused) this.#kick();
+  /** Nothing runs before start (the daemon's other processes must be up first). */
+  start(): void {
+    this.#started = true;
+    this.#kick();
   }
 
-  get paused(): boolean {
-    return this.#paused;
+  /** `smtpctl pause mda|mta`: due envelopes of that kind wait until resumed. */
+  pause(kind: DeliveryKind, paused: boolean): void {
+    if (paused) this.#paused.add(kind);
+    else this.#paused.delete(kind);
+    this.#kick();
+  }
+
+  isPaused(kind: DeliveryKind): boolean {
+    return this.#paused.has(kind);
   }
 
   #kick(): void {
@@ -99,12 +124,12 @@ export class Scheduler {
   #tick(): void {
     if (this.#timer !== null) clearTimeout(this.#timer);
     this.#timer = null;
-    if (this.#paused) return;
+    if (!this.#started) return;
     const now = this.#now();
     let next = Number.POSITIVE_INFINITY;
     const due: Scheduled[] = [];
     for (const it of this.#items.values()) {
-      if (it.held || this.#running.has(it.evpid)) continue;
+      if (it.held || this.#paused.has(it.kind) || this.#running.has(it.evpid)) continue;
       if (it.due <= now) due.push(it);
       else next = Math.min(next, it.due);
     }
