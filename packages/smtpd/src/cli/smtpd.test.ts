@@ -15,6 +15,7 @@ function run(args: string[], env: Record<string, string> = {}) {
   const r = spawnSync(process.execPath, [smtpd, ...args], {
     cwd: dir,
     encoding: "utf8",
+    timeout: 30_000, // a check that hangs fails instead of stalling the run
     env: { ...process.env, FACTEUR_LIBEXEC: join(dir, "libexec"), ...env },
   });
   return { code: r.status, out: r.stdout, err: r.stderr };
@@ -134,6 +135,16 @@ test("full check follows include; --syntax does not", () => {
     r.err,
     `${dir}/inc-bad.conf:3: syntax error: unknown directive "bogus"\n` +
       `main2.conf:2: failed to include file ${dir}/none.conf: No such file or directory\n`,
+  );
+});
+
+test("an include cycle is refused, not followed forever", () => {
+  const f = conf("self.conf", `match for any reject\ninclude "${dir}/self.conf"\n`);
+  const r = run(["-n", "-f", f]);
+  assert.equal(r.code, 1);
+  assert.equal(
+    r.err,
+    `self.conf:2: failed to include file ${dir}/self.conf: include cycle self.conf -> ${dir}/self.conf\n`,
   );
 });
 

@@ -2,10 +2,10 @@
 // system — `file:` tables, included files, table helpers, pki files, listen targets.
 import { createPrivateKey, X509Certificate } from "node:crypto";
 import { lookup } from "node:dns/promises";
-import { accessSync, constants, readFileSync } from "node:fs";
+import { accessSync, constants, readFileSync, realpathSync } from "node:fs";
 import { isIP } from "node:net";
 import { networkInterfaces } from "node:os";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import type { Config } from "./ast.js";
 import type { Diagnostic } from "./errors.js";
 import type { ParseHost } from "./parser.js";
@@ -26,6 +26,13 @@ export function systemHost(libexecDir: string): ParseHost {
         return { text: readFileSync(path, "utf8") };
       } catch (e) {
         return { error: why(e) };
+      }
+    },
+    realPath(path) {
+      try {
+        return realpathSync(path);
+      } catch {
+        return resolve(path);
       }
     },
     readTableFile(path) {

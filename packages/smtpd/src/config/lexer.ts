@@ -29,6 +29,8 @@ interface Source {
   readonly text: string;
   pos: number;
   readonly file: string;
+  /** what the file is, whatever name it was given (its real path) */
+  readonly key: string;
   line: number;
   col: number;
   eofReached: boolean;
@@ -42,6 +44,8 @@ interface Ch {
   readonly col: number;
   /** the markers around a macro's text (parse.y START_EXPAND / DONE_EXPAND) */
   readonly mark?: "start" | "done";
+  /** the newline read at the end of a file */
+  readonly eof?: true;
 }
 
 export interface MacroTable {
@@ -75,14 +79,19 @@ export class Lexer {
 
   private readonly macros: MacroTable;
 
-  constructor(text: string, file: string, macros: MacroTable) {
+  constructor(text: string, file: string, macros: MacroTable, key = file) {
     this.macros = macros;
-    this.pushFile(text, file);
+    this.pushFile(text, file, key);
   }
 
   /** Start reading another file where the current one stands (`include`). */
-  pushFile(text: string, file: string): void {
-    this.files.push({ text, pos: 0, file, line: 1, col: 1, eofReached: false });
+  pushFile(text: string, file: string, key = file): void {
+    this.files.push({ text, pos: 0, file, key, line: 1, col: 1, eofReached: false });
+  }
+
+  /** The files being read, the first one first: the chain of `include`s that led here. */
+  openFiles(): readonly { readonly file: string; readonly key: string }[] {
+    return this.files.map((s) => ({ file: s.file, key: s.key }));
   }
 
   peek(n = 0): Token {
@@ -128,7 +137,7 @@ export class Lexer {
       }
       if (!s.eofReached) {
         s.eofReached = true;
-        return { c: "\n", file: s.file, line: s.line, col: s.col };
+        return { c: "\n", file: s.file, line: s.line, col: s.col, eof: true };
       }
       if (this.files.length === 1) return null;
       this.files.pop();
@@ -258,29 +267,26 @@ export class Lexer {
 
   // Inside quotes a backslash escapes the quote, a space or a tab; backslash-newline and a
   // bare newline are dropped (the next line's indentation is kept); other backslashes stay.
+  // A string ends with its file: an included file's error does not run on into the next.
   private quoted(open: Ch): Token | null {
     const q = open.c;
     let buf = "";
+    const unterminated = (end: Ch | null): null => {
+      this.errors.push({
+        ...where(open),
+        message: "reached end of file while parsing quoted string",
+      });
+      if (end !== null) this.pendingNewline = this.tok("newline", "\n", false, end);
+      return null;
+    };
     for (;;) {
       const c = this.igetc();
-      if (c === null) {
-        this.errors.push({
-          ...where(open),
-          message: "reached end of file while parsing quoted string",
-        });
-        return null;
-      }
+      if (c === null || c.eof) return unterminated(c);
       if (c.c === "\n") continue;
       let ch = c.c;
       if (c.c === "\\") {
         const next = this.igetc();
-        if (next === null) {
-          this.errors.push({
-            ...where(open),
-            message: "reached end of file while parsing quoted string",
-          });
-          return null;
-        }
+        if (next === null || next.eof) return unterminated(next);
         if (next.c === q || next.c === " " || next.c === "\t") ch = next.c;
         else if (next.c === "\n") continue;
         else this.unget(next);

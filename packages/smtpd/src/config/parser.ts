@@ -16,6 +16,8 @@ export interface TableFileInfo {
 export interface ParseHost {
   /** text of an included file, or an error message */
   readInclude(path: string): { text: string } | { error: string };
+  /** what names the same file whatever path leads to it (include cycles) */
+  realPath(path: string): string;
   /** a `file:` table's shape, or an error message (table(5), read at parse time) */
   readTableFile(path: string): TableFileInfo | { error: string };
   /** whether a `table-<backend>` helper is installed */
@@ -28,6 +30,9 @@ export interface ParseOptions {
   readonly defines?: Readonly<Record<string, string>>;
   readonly host?: ParseHost;
 }
+
+/** How many files deep `include` may go below the main file. */
+export const MAX_INCLUDE_DEPTH = 16;
 
 export interface ParseResult {
   readonly config: Config;
@@ -60,6 +65,8 @@ export class Parser {
   /** tokens read since the last error (yacc's three-token rule) */
   private sinceError = 3;
   private lexErrorsAtLineStart = 0;
+  /** lexer errors already in `diagnostics`: both are kept in the order they were met */
+  private lexErrorsTaken = 0;
 
   readonly options: ParseOptions;
 
@@ -67,7 +74,12 @@ export class Parser {
     this.options = options;
     for (const [k, v] of Object.entries(options.defines ?? {}))
       this.macros.set(k, { value: v, persist: true });
-    this.lexer = new Lexer(text, options.file, { get: (n) => this.macros.get(n)?.value });
+    this.lexer = new Lexer(
+      text,
+      options.file,
+      { get: (n) => this.macros.get(n)?.value },
+      options.host?.realPath(options.file),
+    );
   }
 
   get host(): ParseHost | undefined {
@@ -288,12 +300,20 @@ export class Parser {
         this.sinceError = 1;
       }
     }
+    this.takeLexErrors();
     return out;
+  }
+
+  private takeLexErrors(): void {
+    const errors = this.lexer.errors;
+    for (; this.lexErrorsTaken < errors.length; this.lexErrorsTaken++)
+      this.diagnostics.push({ ...errors[this.lexErrorsTaken]!, kind: "semantic" });
   }
 
   private record(e: ConfigError): void {
     const lexFailed = this.lexer.errors.length > this.lexErrorsAtLineStart;
     const report = e.kind === "semantic" || (this.sinceError >= 3 && !lexFailed);
+    this.takeLexErrors();
     if (report)
       this.diagnostics.push({
         file: e.file,
@@ -305,31 +325,44 @@ export class Parser {
     this.sinceError = 0;
   }
 
+  /**
+   * Read an included file where the `include` stands. A file that is already being read is
+   * refused (OpenSMTPD has no check of its own: it fails once it runs out of descriptors).
+   */
   private include(path: string, at: Token): void {
     const host = this.host;
     if (host === undefined) return; // --syntax: no file is read
-    const r = host.readInclude(path);
-    if ("error" in r) {
-      this.diagnostics.push({
-        ...this.pos(at),
-        message: `failed to include file ${path}: ${r.error}`,
-        kind: "semantic",
-      });
+    const key = host.realPath(path);
+    const open = this.lexer.openFiles();
+    const again = open.findIndex((f) => f.key === key);
+    const r =
+      again >= 0
+        ? { error: `include cycle ${[...open.slice(again).map((f) => f.file), path].join(" -> ")}` }
+        : open.length > MAX_INCLUDE_DEPTH
+          ? { error: `includes nested more than ${MAX_INCLUDE_DEPTH} deep` }
+          : host.readInclude(path);
+    if ("text" in r) {
+      this.lexer.pushFile(r.text, path, key);
       return;
     }
-    this.lexer.pushFile(r.text, path);
+    this.takeLexErrors();
+    this.diagnostics.push({
+      ...this.pos(at),
+      message: `failed to include file ${path}: ${r.error}`,
+      kind: "semantic",
+    });
   }
 }
 
 export function parseConfig(text: string, options: ParseOptions): ParseResult {
   const p = new Parser(text, options);
   const directives = p.run();
+  // Grouped by file, the files in the order their first error was met, lines ascending (a
+  // lookahead token may have met a lexical error on a later line first). The sort is stable.
   const diagnostics: Diagnostic[] = [...p.diagnostics];
-  for (const e of p.lexer.errors) diagnostics.push({ ...e, kind: "semantic" });
-  // Keep reading order within a file: sort by file order of appearance, then line.
   const fileOrder = new Map<string, number>();
   for (const d of diagnostics) if (!fileOrder.has(d.file)) fileOrder.set(d.file, fileOrder.size);
-  diagnostics.sort((a, b) => (a.file === b.file ? a.line - b.line : 0));
+  diagnostics.sort((a, b) => fileOrder.get(a.file)! - fileOrder.get(b.file)! || a.line - b.line);
   if (p.scope.rules === 0) {
     diagnostics.push({
       file: options.file,
