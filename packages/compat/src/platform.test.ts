@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { detectPlatform, PLATFORMS, platformFacts } from "./platform.js";
+import { detectPlatform, PLATFORMS, platformFacts, UnknownPlatformError } from "./platform.js";
 
 const noFile = () => {
   throw new Error("ENOENT");
@@ -8,7 +8,13 @@ const noFile = () => {
 
 test("FACTEUR_PLATFORM overrides detection, and a wrong name is an error", () => {
   assert.equal(detectPlatform({ FACTEUR_PLATFORM: "openbsd" }, "linux", noFile), "openbsd");
-  assert.throws(() => detectPlatform({ FACTEUR_PLATFORM: "plan9" }, "linux", noFile), /plan9/);
+  assert.throws(() => detectPlatform({ FACTEUR_PLATFORM: "plan9" }, "linux", noFile), {
+    name: "UnknownPlatformError",
+    value: "plan9",
+    message:
+      'unknown platform "plan9" (FACTEUR_PLATFORM): expected debian, rpm, freebsd or openbsd',
+  });
+  assert.throws(() => platformFacts({ env: { FACTEUR_PLATFORM: "Debian" } }), UnknownPlatformError);
 });
 
 test("the kernel decides on the BSDs", () => {

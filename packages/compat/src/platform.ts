@@ -82,7 +82,24 @@ export const PLATFORMS: Readonly<Record<PlatformName, PlatformFacts>> = {
 
 export const isPlatformName = (s: string): s is PlatformName => Object.hasOwn(PLATFORMS, s);
 
-/** Which platform this is: `FACTEUR_PLATFORM` wins, then the kernel, then os-release. */
+/** `FACTEUR_PLATFORM` names no platform: a mistake of the admin's, said in one line. */
+export class UnknownPlatformError extends Error {
+  readonly value: string;
+
+  constructor(value: string) {
+    const names = Object.keys(PLATFORMS);
+    super(
+      `unknown platform ${JSON.stringify(value)} (FACTEUR_PLATFORM): expected ${names.slice(0, -1).join(", ")} or ${names.at(-1)}`,
+    );
+    this.name = "UnknownPlatformError";
+    this.value = value;
+  }
+}
+
+/**
+ * Which platform this is: `FACTEUR_PLATFORM` wins, then the kernel, then os-release. An
+ * unknown `FACTEUR_PLATFORM` throws UnknownPlatformError.
+ */
 export function detectPlatform(
   env: NodeJS.ProcessEnv = process.env,
   os: NodeJS.Platform = process.platform,
@@ -90,7 +107,7 @@ export function detectPlatform(
 ): PlatformName {
   const forced = env.FACTEUR_PLATFORM;
   if (forced !== undefined && forced !== "") {
-    if (!isPlatformName(forced)) throw new Error(`FACTEUR_PLATFORM: unknown platform "${forced}"`);
+    if (!isPlatformName(forced)) throw new UnknownPlatformError(forced);
     return forced;
   }
   if (os === "freebsd") return "freebsd";

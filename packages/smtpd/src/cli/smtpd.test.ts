@@ -69,6 +69,24 @@ test("-h prints the usage and exits 0; a bad option exits 1 with the usage", () 
   assert.match(noarg.err, /option requires an argument -- f/);
 });
 
+test("--syntax without -n is a usage error, not a daemon start", () => {
+  const r = run(["--syntax", "-f", "nope.conf"]);
+  assert.equal(r.code, 1);
+  assert.match(r.err, /^smtpd: --syntax is only valid with -n\nusage: smtpd /);
+  assert.equal(run(["--syntax", "-n", "-h"]).code, 0);
+});
+
+test("an unknown FACTEUR_PLATFORM is one line of error, not a stack trace", () => {
+  const want =
+    'smtpd: unknown platform "plan9" (FACTEUR_PLATFORM): expected debian, rpm, freebsd or openbsd\n';
+  const f = conf("p.conf", "match for any reject\n");
+  for (const args of [["-n", "-f", f], ["-n"], ["-d", "-f", f, "--root", join(dir, "root")]]) {
+    const r = run(args, { FACTEUR_PLATFORM: "plan9" });
+    assert.equal(r.err, want, args.join(" "));
+    assert.equal(r.code, 1);
+  }
+});
+
 test("a missing config file is an error with the file's name", () => {
   const r = run(["-n", "-f", "nope.conf"]);
   assert.equal(r.code, 1);

@@ -1,7 +1,7 @@
 // The `smtpd` program: the configuration check (`smtpd -n`), the daemon's parent, and with
 // `-x ROLE` one of its roles.
 // smtpd [-dFhnv] [-D name=value] [-f file] [-P mda|mta|smtp] [-T trace] [--syntax] [--root DIR]
-import { platformFacts } from "@facteur/compat";
+import { detectPlatform, platformFacts, UnknownPlatformError } from "@facteur/compat";
 import { formatDiagnostic, printConfig } from "../config/index.js";
 import { loadConfig } from "../config/load.js";
 import { runControl } from "../control/role.js";
@@ -76,7 +76,20 @@ export function parseArgs(argv: readonly string[]): SmtpdArgs | { error: string 
       return { error: (e as Error).message };
     }
   }
+  // --syntax only changes what -n checks; alone it would start the daemon unasked
+  if (syntaxOnly && !check) return { error: "--syntax is only valid with -n" };
   return { check, syntaxOnly, verbose, foreground, file, defines, root, role };
+}
+
+/** A FACTEUR_PLATFORM that names no platform, as one line; null when it is fine. */
+function platformError(): string | null {
+  try {
+    detectPlatform();
+    return null;
+  } catch (e) {
+    if (e instanceof UnknownPlatformError) return e.message;
+    throw e;
+  }
 }
 
 /** Runs `smtpd -n`; returns the exit status. Output goes through the given writers. */
@@ -112,6 +125,11 @@ export async function main(argv: readonly string[]): Promise<number> {
   }
   if ("error" in a) {
     process.stderr.write(`smtpd: ${a.error}\n${USAGE}\n`);
+    return 1;
+  }
+  const platform = platformError();
+  if (platform !== null) {
+    process.stderr.write(`smtpd: ${platform}\n`);
     return 1;
   }
   if (a.check) {
