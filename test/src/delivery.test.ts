@@ -29,6 +29,7 @@ const PWN = `/tmp/fpw${tag}`;
 
 let d: Daemon;
 let port = 0;
+let closedPort = 0;
 let home = "";
 
 function sh(cmd: string, args: string[]): void {
@@ -69,6 +70,7 @@ function send(from: string, to: string[], body: string): string {
 before(async () => {
   if (!isRoot) return;
   port = await freePort();
+  closedPort = await freePort();
   const root = mkdtempSync(join(tmpdir(), "facteur-dlv-"));
   chmodSync(root, 0o711);
   home = join(root, "home");
@@ -80,17 +82,20 @@ before(async () => {
   d = await startDaemon(
     [
       `listen on 127.0.0.1 port ${port} hostname mx.test`,
+      "bounce warn-interval 1s",
       `table aliases { "list" = "${U1}, ${U2}", "postmaster" = "${U1}" }`,
       'action "md" maildir alias <aliases>',
       'action "mb" mbox',
       'action "cmd" mda "cat > mda.out"',
       `action "inj" mda "cat > inj-%{rcpt.user}.out" user ${U1}`,
       'action "fail" mda "echo no such mailbox >&2; exit 67"',
+      `action "stuck" lmtp "127.0.0.1:${closedPort}" user nobody`,
       'match from any for domain "md.test" action "md"',
       'match from any for domain "mb.test" action "mb"',
       'match from any for domain "cmd.test" action "cmd"',
       'match from any for domain "inj.test" action "inj"',
       'match from any for domain "fail.test" action "fail"',
+      'match from any for domain "stuck.test" action "stuck"',
       "",
     ].join("\n"),
     { root },
@@ -215,4 +220,69 @@ test("a failing delivery bounces an RFC 3464 report to the sender", { skip }, as
   assert.match(text, /\nStatus: 5\.0\.0\n/);
   assert.match(text, /\nDiagnostic-Code: smtp; mda exited 67: no such mailbox\n/);
   assert.match(text, /\nContent-Type: message\/rfc822\n\n(.|\n)*Subject: doomed\n/);
+});
+
+/** Sends over a raw session so that DSN parameters can be given. */
+async function sendRaw(from: string, rcpt: string, body: string): Promise<string> {
+  const c = await SmtpClient.open(port);
+  await c.reply();
+  await c.command("EHLO client.test");
+  assert.equal((await c.command(`MAIL FROM:<${from}> RET=HDRS ENVID=env-${tag}`)).code, 250);
+  const r = await c.command(
+    `RCPT TO:<${rcpt.split(" ")[0]}>${rcpt.includes(" ") ? ` ${rcpt.split(" ").slice(1).join(" ")}` : ""}`,
+  );
+  assert.equal(r.code, 250, r.text);
+  assert.equal((await c.command("DATA")).code, 354);
+  const done = await c.command(`${body}\r\n.`);
+  assert.equal(done.code, 250, done.text);
+  await c.command("QUIT");
+  c.close();
+  return /^250 2\.0\.0 ([0-9a-f]{8}) /.exec(done.text)![1]!;
+}
+
+const dsnsFor = (user: string, marker: string) =>
+  maildirFiles(user).filter((f) => readFileSync(f, "utf8").includes(marker));
+
+test("NOTIFY=SUCCESS sends a success report; RET=HDRS returns headers only", { skip }, async () => {
+  const marker = `success-${tag}`;
+  await sendRaw(
+    `${U2}@md.test`,
+    `${U1}@md.test NOTIFY=SUCCESS`,
+    `Subject: ${marker}\r\n\r\nsecret body`,
+  );
+  const f = await waitFor("success DSN", () => dsnsFor(U2, "Action: delivered")[0] ?? null);
+  const text = readFileSync(f, "utf8");
+  assert.match(text, /\nSubject: Delivery status notification: success\n/);
+  assert.match(text, new RegExp(`\\nOriginal-Envelope-Id: env-${tag}\\n`));
+  assert.match(text, /\nContent-Type: text\/rfc822-headers\n/);
+  assert.ok(text.includes(marker));
+  assert.ok(!text.includes("secret body"));
+});
+
+test("a deferred delivery sends a delay notice after bounce warn-interval", { skip }, async () => {
+  const marker = `delayed-${tag}`;
+  await sendRaw(`${U2}@md.test`, "x@stuck.test", `Subject: ${marker}\r\n\r\nstuck`);
+  const f = await waitFor("delay DSN", () => dsnsFor(U2, "Action: delayed")[0] ?? null, 40_000);
+  const text = readFileSync(f, "utf8");
+  assert.match(text, /\nSubject: Delivery status notification: delay\n/);
+  assert.match(text, /\nStatus: 4\.0\.0\n/);
+  assert.match(text, /\nFinal-Recipient: rfc822; x@stuck\.test\n/);
+  assert.match(text, /\nDiagnostic-Code: smtp; cannot connect to LMTP/);
+});
+
+test("NOTIFY=NEVER: a failure sends no report", { skip }, async () => {
+  const marker = `never-${tag}`;
+  const msgid = await sendRaw(
+    `${U2}@md.test`,
+    `${U1}@fail.test NOTIFY=NEVER`,
+    `Subject: ${marker}\r\n\r\nx`,
+  );
+  await waitFor("failure processed", () => {
+    const q = d.smtpctl("show", "queue").out;
+    return !q.includes(msgid) &&
+      !q.split("\n").some((l) => l.split("|")[4] === "" && l.includes(`${U2}@md.test`))
+      ? true
+      : null;
+  });
+  assert.deepEqual(dsnsFor(U2, marker), []);
 });

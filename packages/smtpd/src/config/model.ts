@@ -61,6 +61,8 @@ export interface Model {
   readonly maxMails: number;
   readonly subAddrDelim: string;
   readonly queueTtlSeconds: number;
+  /** `bounce warn-interval`: delay notices after these ages (default one at 4 h). */
+  readonly bounceWarnSeconds: readonly number[];
   readonly queueCompression: boolean;
   readonly queueKey: string | null;
 }
@@ -130,6 +132,7 @@ export function buildModel(config: Config, serverName: string = osHostname()): M
   let maxMails = 100;
   let subAddrDelim = "+";
   let queueTtlSeconds = 4 * 86400;
+  let bounceWarnSeconds: number[] = [4 * 3600];
   let queueCompression = false;
   let queueKey: string | null = null;
   let socketSeen = false;
@@ -179,6 +182,9 @@ export function buildModel(config: Config, serverName: string = osHostname()): M
       case "queue-compression":
         queueCompression = true;
         break;
+      case "bounce":
+        bounceWarnSeconds = d.warnIntervals.map((w) => w.seconds).sort((a, b) => a - b);
+        break;
       case "queue-encryption":
         queueKey = d.key;
         break;
@@ -208,6 +214,7 @@ export function buildModel(config: Config, serverName: string = osHostname()): M
     maxMails,
     subAddrDelim,
     queueTtlSeconds,
+    bounceWarnSeconds,
     queueCompression,
     queueKey,
   };

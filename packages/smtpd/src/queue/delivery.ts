@@ -178,11 +178,19 @@ async function retry(env: DeliveryEnv, e: Envelope, why: string): Promise<void> 
   const next = nextRetry(e.ctime, now, baseOf(e));
   const updated: Envelope = {
     ...e,
+    lastBounce: e.lastBounce,
     retry: e.retry + 1,
     lastTry: now,
     errorline: why.replace(/[\r\n\0]/g, " ").slice(0, 1000),
     ...esc("4.0.0"),
   };
+  // `bounce warn-interval`: one delay notice per interval passed, unless NOTIFY excludes it.
+  const age = now - e.ctime;
+  const due = env.model.bounceWarnSeconds.filter((w) => age >= w && e.lastBounce < e.ctime + w);
+  const notify = e.dsnNotify;
+  if (due.length > 0 && (notify.length === 0 || notify.includes("DELAY"))) {
+    if (await bounce(env, e, "delayed", "4.0.0", why)) updated.lastBounce = now;
+  }
   if (!(await env.queue.updateEnvelope(updated))) {
     env.scheduler.remove(e.id);
     return;
