@@ -6,6 +6,7 @@ import { parseFilter } from "./parse-filter.js";
 import { parseListen } from "./parse-listen.js";
 import { parseMatch } from "./parse-match.js";
 import type { Parser } from "./parser.js";
+import type { TableInfo } from "./scope.js";
 
 /** Words of older grammars, and what replaced them. */
 const LEGACY: Readonly<Record<string, string>> = {
@@ -410,7 +411,9 @@ function table(p: Parser): Directive {
   }
   if (p.scope.tables.has(name.text)) throw p.semantic(name, `table "${name.text}" already defined`);
   const isFile = backend === "static" || backend === "file";
-  let shape: "list" | "map" | "any" = "any";
+  // `table t file` with no path: OpenSMTPD makes an empty table of no type, which it accepts
+  // here and refuses at every use that checks the table (scope.ts checkUse).
+  let shape: TableInfo["shape"] = isFile && config === null ? "none" : "any";
   const host = p.host;
   if (host !== undefined) {
     if (isFile && config !== null) {

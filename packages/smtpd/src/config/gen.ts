@@ -143,7 +143,8 @@ function ident(r: Rng): string {
 // ---- the generator ----------------------------------------------------------------------
 
 interface TableInfo {
-  readonly shape: "list" | "map" | "any";
+  /** "none": `file` or `static` with no path, which no use accepts */
+  readonly shape: "list" | "map" | "any" | "none";
   /** getpwnam tables serve userinfo lookups only */
   readonly userinfoOnly: boolean;
 }
@@ -418,6 +419,7 @@ export class ConfigGenerator {
     const r = this.r;
     const refs = [...this.tables].filter(
       ([, t]) =>
+        t.shape !== "none" &&
         (t.shape === "any" || want === "either" || t.shape === want) &&
         (!t.userinfoOnly || service === "userinfo"),
     );
@@ -641,7 +643,8 @@ export class ConfigGenerator {
       config = path;
       raw = `${backend}:${path}`;
     }
-    this.tables.set(name, { shape: "any", userinfoOnly: backend === "getpwnam" });
+    const shape = config === null && backend === "static" ? "none" : "any";
+    this.tables.set(name, { shape, userinfoOnly: backend === "getpwnam" });
     return { kind: "table", name, source: { kind: "backend", backend, config, raw }, pos };
   }
 

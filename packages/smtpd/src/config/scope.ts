@@ -19,11 +19,12 @@ export type Service =
   | "auth";
 
 /**
- * What is known of a table's shape: a list, a mapping, or "any" (a backend that decides at
- * lookup time, an empty file, or a file not read in --syntax mode).
+ * What is known of a table's shape: a list, a mapping, "any" (a backend that decides at
+ * lookup time, an empty file, or a file not read in --syntax mode), or "none": a `file` or
+ * `static` table declared without a path, empty and of no type, which no use accepts.
  */
 export interface TableInfo {
-  readonly shape: "list" | "map" | "any";
+  readonly shape: "list" | "map" | "any" | "none";
   /** null: every service */
   readonly services: ReadonlySet<Service> | null;
 }
@@ -79,9 +80,12 @@ export class Scope {
   ): string | null {
     const info = this.tableInfo(t);
     if (typeof info === "string") return info;
+    const name = t.kind === "ref" ? t.name : "<dynamic>";
+    if (info.shape === "none")
+      return `${message(name)}: it was declared with no path, so it is empty`;
     const shapeOk = info.shape === "any" || want === "either" || info.shape === want;
     const serviceOk = info.services === null || info.services.has(service);
     if (shapeOk && serviceOk) return null;
-    return message(t.kind === "ref" ? t.name : "<dynamic>");
+    return message(name);
   }
 }
