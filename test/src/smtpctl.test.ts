@@ -3,7 +3,8 @@
 // configuration reload by `smtpctl reload` and SIGHUP (a valid change applies without
 // dropping a session; an invalid one is refused with its error and the daemon keeps serving).
 import assert from "node:assert/strict";
-import { writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { type Daemon, freePort, startDaemon } from "./harness.js";
@@ -12,6 +13,7 @@ import { SmtpClient } from "./smtp-client.js";
 let d: Daemon;
 let port = 0;
 let closed = 0;
+let root = "";
 
 /** Mail for the listed domains goes to an LMTP port where nothing listens: it stays queued. */
 const config = (domains: string[], extra = "") =>
@@ -57,11 +59,14 @@ async function until(what: string, f: () => boolean, ms = 10_000): Promise<void>
 before(async () => {
   port = await freePort();
   closed = await freePort();
-  d = await startDaemon(config(["a.test"]));
+  // Our own root, kept after stop() so the spool can be read without the daemon.
+  root = mkdtempSync(join(tmpdir(), "facteur-ctl-"));
+  d = await startDaemon(config(["a.test"]), { root });
 });
 
 after(async () => {
   assert.equal(await d.stop(), 0, d.log());
+  rmSync(root, { recursive: true, force: true });
 });
 
 test("show message, pause/resume envelope, schedule, remove", async () => {
@@ -141,4 +146,36 @@ test("SIGHUP reloads too", async () => {
       d.log().split("configuration reloaded").length >= 3,
   );
   await sendOne("w@d.test");
+});
+
+test("show queue filters and --json", async () => {
+  const json = ctl("show", "queue", "--rcpt", "z@b.test", "--json");
+  assert.equal(json.code, 0, json.err);
+  const rows = JSON.parse(json.out) as { rcpt: string; type: string; sender: string }[];
+  assert.equal(rows.length, 1, json.out);
+  assert.equal(rows[0]!.rcpt, "z@b.test");
+  assert.equal(rows[0]!.sender, "a@client.test");
+  assert.equal(rows[0]!.type, "mda");
+  const dom = ctl("show", "queue", "--domain", "b.test");
+  assert.equal(dom.out.trim().split("\n").length, 2, dom.out);
+  assert.ok(dom.out.split("\n").every((l) => l === "" || l.includes("@b.test|")));
+  assert.equal(ctl("show", "queue", "--older-than", "1h").out, "");
+  await until("an attempt has failed", () =>
+    ctl("show", "queue", "--error", "cannot connect to lmtp").out.includes("z@b.test"),
+  );
+  assert.equal(ctl("show", "queue", "--older-than", "bogus").code, 1);
+});
+
+test("show queue reads the spool when the daemon is not running", async () => {
+  const online = ctl("show", "queue").out.trim().split("\n");
+  assert.equal(await d.stop(), 0, d.log());
+  const offline = ctl("show", "queue");
+  assert.equal(offline.code, 0, offline.err);
+  const lines = offline.out.trim().split("\n");
+  assert.equal(lines.length, online.length);
+  for (const l of lines) assert.equal(l.split("|")[11], "offline", l);
+  assert.deepEqual(
+    lines.map((l) => l.split("|")[0]).sort(),
+    online.map((l) => l.split("|")[0]).sort(),
+  );
 });

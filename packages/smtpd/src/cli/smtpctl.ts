@@ -2,6 +2,7 @@
 // abbreviated to any unambiguous prefix (`sh q`), as with OpenSMTPD's smtpctl.
 import { connect } from "node:net";
 import { hashPassword, platformFacts } from "@facteur/compat";
+import { offlineQueueLines, parseQueueFilter, renderQueue } from "./queue-view.js";
 
 /** The command words smtpctl knows today, as full argument patterns. */
 const COMMANDS: readonly (readonly string[])[] = [
@@ -97,6 +98,8 @@ export async function smtpctlMain(argv: readonly string[]): Promise<number> {
   }
   if (cmd[0] === "encrypt") return encrypt(cmd.slice(1));
   const facts = platformFacts(root !== null ? { root } : {});
+  if (cmd[0] === "show" && cmd[1] === "queue")
+    return showQueue(facts.controlSocket, facts.spoolDir, cmd.slice(2));
   try {
     const r = await request(facts.controlSocket, cmd);
     (r.ok ? process.stdout : process.stderr).write(r.text);
@@ -110,6 +113,52 @@ export async function smtpctlMain(argv: readonly string[]): Promise<number> {
     process.stderr.write(`smtpctl: ${why}\n`);
     return 1;
   }
+}
+
+const notRunning = (e: unknown) => {
+  const code = (e as NodeJS.ErrnoException).code;
+  return code === "ENOENT" || code === "ECONNREFUSED";
+};
+
+/**
+ * `show queue [msgid] [--sender S] [--rcpt R] [--domain D] [--older-than AGE] [--error E]
+ * [--json]`: from the daemon, or from the spool when the daemon is not running.
+ */
+async function showQueue(
+  socket: string,
+  spoolDir: string,
+  args: readonly string[],
+): Promise<number> {
+  const p = parseQueueFilter(args);
+  if ("error" in p) {
+    process.stderr.write(`smtpctl: ${p.error}\n`);
+    return 1;
+  }
+  const [msgid] = p.rest;
+  let lines: string[];
+  try {
+    const r = await request(socket, ["show", "queue", ...(msgid !== undefined ? [msgid] : [])]);
+    if (!r.ok) {
+      process.stderr.write(r.text);
+      return 1;
+    }
+    lines = r.text.split("\n").filter((l) => l !== "");
+  } catch (e) {
+    if (!notRunning(e)) {
+      process.stderr.write(`smtpctl: ${(e as Error).message}\n`);
+      return 1;
+    }
+    try {
+      lines = await offlineQueueLines(spoolDir, msgid);
+    } catch (err) {
+      process.stderr.write(
+        `smtpctl: cannot read the queue in ${spoolDir}: ${(err as Error).message}\n`,
+      );
+      return 1;
+    }
+  }
+  process.stdout.write(renderQueue(lines, p.filter, Math.floor(Date.now() / 1000)));
+  return 0;
 }
 
 /** `smtpctl encrypt [password]`: a crypt(3) SHA-512 hash for credentials tables. */
