@@ -388,6 +388,8 @@ function serve(
     }
     if (!closed) sock.resume();
   };
+  // The last chunk's processing; a half-close waits for it.
+  let pending: Promise<void> = Promise.resolve();
   const attach = (s: Socket) => {
     sock = s;
     s.setTimeout(SESSION_TIMEOUT_MS, () => {
@@ -395,8 +397,18 @@ function serve(
     });
     s.on("data", (buf: Buffer) => {
       s.pause();
-      session.feed(buf).then(run, () => {
+      pending = session.feed(buf).then(run, () => {
         s.destroy();
+        finish();
+      });
+    });
+    // A client that half-closes after its last command (`nc -N`, scripts) still gets the
+    // replies to what it sent, then the connection is closed, as Postfix does. Anything
+    // unfinished (a message without its final dot) is dropped by finish().
+    s.on("end", () => {
+      void pending.then(() => {
+        if (closed || sock !== s) return;
+        s.end();
         finish();
       });
     });
