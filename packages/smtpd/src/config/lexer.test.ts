@@ -156,3 +156,27 @@ test("table files: lists, mappings, key: value, # @list, brackets, mixed entries
   assert.equal(mixed.ok, false);
   assert.equal(!mixed.ok && mixed.error.line, 2);
 });
+
+test("table files: # @list counts before the first entry only, as in OpenSMTPD", () => {
+  assert.deepEqual(parseTableFile("# aliases\n\n#@list  \nx y\nz\n"), {
+    ok: true,
+    entries: { type: "list", values: ["x y", "z"] },
+  });
+  assert.deepEqual(parseTableFile("a: b\n# @list\nc d\n"), {
+    ok: true,
+    entries: {
+      type: "map",
+      pairs: [
+        ["a", "b"],
+        ["c", "d"],
+      ],
+    },
+  });
+  // after an entry it is a comment: the file still mixes pairs and a list entry
+  const late = parseTableFile("k v\n# @list\nsolo\n");
+  assert.equal(late.ok ? null : late.error.line, 3);
+  assert.deepEqual(parseTableFile("# @list extra\na b\n"), {
+    ok: true,
+    entries: { type: "map", pairs: [["a", "b"]] },
+  });
+});

@@ -1,5 +1,6 @@
 // table(5) files (lookup role and `smtpd -n`): one value per line makes a list, `key value`
-// or `key: value` a mapping; `# @list` forces a list; IPv6 keys go in brackets.
+// or `key: value` a mapping; `# @list` before the first entry forces a list; IPv6 keys go in
+// brackets.
 export type TableFileEntries =
   | { readonly type: "list"; readonly values: readonly string[] }
   | { readonly type: "map"; readonly pairs: readonly (readonly [string, string])[] }
@@ -43,7 +44,8 @@ export function parseTableFile(text: string): TableFileResult {
     const line = raw.trim();
     if (line === "") continue;
     if (line.startsWith("#")) {
-      if (/^#\s*@list\s*$/.test(line)) forcedList = true;
+      // parse_table_line: only while the type is still open; later it is a plain comment
+      if (type === null && /^#\s*@list\s*$/.test(line)) forcedList = true;
       continue;
     }
     if (line.includes("\0"))
