@@ -166,6 +166,8 @@ export async function runDispatcher({ channel, model, start }: RoleEnv): Promise
   const accept = async (l: ListenerModel, raw: Socket): Promise<void> => {
     const isSocket = l.ifx === null;
     raw.on("error", () => raw.destroy());
+    // serve() ends the connection itself after a half-close (a TLSSocket inherits this).
+    raw.allowHalfOpen = true;
     if (paused) {
       raw.end(formatReply({ code: 421, esc: "4.3.2", lines: ["Service temporarily unavailable"] }));
       return;
