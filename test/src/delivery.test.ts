@@ -121,6 +121,11 @@ test("a message lands byte-exact in the user's maildir, owned by the user", { sk
     text.endsWith("Subject: to maildir\nX-Marker: " + `${tag}-1\n\nline one\n.dot line\n`),
     text,
   );
+  // The log line comes once the worker's answer is back in the queue: wait for it.
+  const line = new RegExp(
+    `[0-9a-f]{16} mda delivery evpid=[0-9a-f]{16} from=<sender@client\\.test> to=<${U1}@md\\.test> rcpt=<${U1}@md\\.test> user=${U1} delay=\\d+s result=Ok stat=delivered to maildir`,
+  );
+  await waitFor("the delivery log line", () => (line.test(d.log()) ? true : null));
   const st = statSync(file);
   const uid = Number(spawnSync("id", ["-u", U1], { encoding: "utf8" }).stdout.trim());
   assert.equal(st.uid, uid);

@@ -128,10 +128,7 @@ async function deliverOne(
     20 * 60_000,
   );
   if (r.result === "ok") {
-    log(
-      "info",
-      `delivery: Ok for ${e.id}: from=<${e.sender}>, to=<${e.rcpt}>, dest=<${d.dest}>, user=${"user" in d ? d.user : ""}: ${r.text}`,
-    );
+    log("info", deliveryLine(e, seconds(env), "Ok", r.text, "user" in d ? d.user : "", d.dest));
     env.counters["scheduler.delivery.ok"] = (env.counters["scheduler.delivery.ok"] ?? 0) + 1;
     if (e.dsnNotify.includes("SUCCESS")) await bounce(env, e, "delivered", "2.0.0", r.text);
     scheduler.remove(e.id);
@@ -168,6 +165,39 @@ async function split(env: DeliveryEnv, e: Envelope, ds: readonly Delivery[]): Pr
   log("info", `delivery: ${e.id} for <${e.rcpt}> expanded to ${made.length} envelope(s)`);
 }
 
+/**
+ * OpenSMTPD's delivery log line, which log watchers parse:
+ * `<evpid> mda delivery evpid=<id> from=<s> to=<r> rcpt=<r> user=<u> delay=<d> result=Ok stat=...`
+ */
+export function deliveryLine(
+  e: Envelope,
+  now: number,
+  result: "Ok" | "TempFail" | "PermFail",
+  stat: string,
+  user = e.mdaUser,
+  dest = e.dest,
+): string {
+  const clean = (s: string) => s.replace(/[\x00-\x1f\x7f]/g, "?");
+  return `${e.id} ${e.type === "mta" ? "mta" : "mda"} delivery evpid=${e.id} from=<${clean(e.sender)}> to=<${clean(dest)}> rcpt=<${clean(e.rcpt)}> user=${clean(user)} delay=${humanDelay(now - e.ctime)} result=${result} stat=${clean(stat)}`;
+}
+
+/** OpenSMTPD's duration_to_text: "1d2h3m4s", "0s". */
+export function humanDelay(sec: number): string {
+  let s = Math.max(0, Math.floor(sec));
+  let out = "";
+  for (const [n, u] of [
+    [86400, "d"],
+    [3600, "h"],
+    [60, "m"],
+  ] as const) {
+    if (s >= n) {
+      out += `${Math.floor(s / n)}${u}`;
+      s %= n;
+    }
+  }
+  return out === "" || s > 0 ? `${out}${s}s` : out;
+}
+
 function esc(status: string): { escClass: number; escCode: number } {
   const [c, s, d] = status.split(".").map(Number);
   return { escClass: c ?? 0, escCode: Math.min(255, (s ?? 0) * 10 + (d ?? 0)) };
@@ -195,17 +225,14 @@ async function retry(env: DeliveryEnv, e: Envelope, why: string): Promise<void> 
     env.scheduler.remove(e.id);
     return;
   }
-  log(
-    "info",
-    `delivery: TempFail for ${e.id}: to=<${e.rcpt}>: ${why}; next try in ${next - now} s`,
-  );
+  log("info", deliveryLine(e, now, "TempFail", `${why} (next try in ${next - now}s)`));
   env.counters["scheduler.delivery.tempfail"] =
     (env.counters["scheduler.delivery.tempfail"] ?? 0) + 1;
   env.scheduler.schedule(e.id, Math.min(next, e.ctime + e.ttl), e.type === "mta" ? "mta" : "mda");
 }
 
 async function fail(env: DeliveryEnv, e: Envelope, status: string, why: string): Promise<void> {
-  log("info", `delivery: PermFail for ${e.id}: to=<${e.rcpt}>: ${why}`);
+  log("info", deliveryLine(e, seconds(env), "PermFail", why));
   env.counters["scheduler.delivery.permfail"] =
     (env.counters["scheduler.delivery.permfail"] ?? 0) + 1;
   const notify = e.dsnNotify;
