@@ -121,6 +121,63 @@ describe("codec round trips", () => {
     assert.equal(d.value.flags.rd, true);
     assert.deepEqual(d.value.edns, { udpSize: 1232, version: 0, dnssecOk: true, options: [] });
   });
+  it("writes queries with the same octets as encodeMessage", () => {
+    const cases = [
+      { id: 0xbeef, name: "example.test", type: TYPES.MX },
+      { id: 1, name: "Mixed.Case.TEST.", type: TYPES.A, rd: false, cd: true },
+      { id: 2, name: ".", type: TYPES.NS, udpSize: 1232 },
+      { id: 3, name: "_25._tcp.mx.test", type: TYPES.TLSA, ad: true, udpSize: 512, dnssecOk: true },
+      { id: 4, name: "a\\.b.test", type: TYPES.A, klass: 3 },
+      { id: 5, name: `${"a".repeat(63)}.test`, type: TYPES.AAAA, udpSize: 4096 },
+    ];
+    for (const q of cases) {
+      const fast = buildQuery(q);
+      const slow = encodeMessage({
+        id: q.id,
+        opcode: 0,
+        flags: { ...NO_FLAGS, rd: q.rd ?? true, ad: q.ad ?? false, cd: q.cd ?? false },
+        rcode: 0,
+        questions: [{ name: q.name, type: q.type, class: q.klass ?? CLASS_IN }],
+        answers: [],
+        authorities: [],
+        additionals: [],
+        edns: q.udpSize
+          ? { udpSize: q.udpSize, version: 0, dnssecOk: q.dnssecOk ?? false, options: [] }
+          : null,
+      });
+      assert.ok(fast.ok && slow.ok, q.name);
+      assert.deepEqual(fast.value, slow.value, q.name);
+    }
+    for (const name of ["a..b", "bad name.test", "b\u00fccher.test", `${"a".repeat(64)}.test`])
+      assert.equal(buildQuery({ id: 1, name, type: 1 }).ok, false, name);
+  });
+  it("decodes names through compression pointers, plain and escaped", () => {
+    const names = [
+      "example.test",
+      "mx1.example.test",
+      "a\\.b.example.test",
+      "x.a\\.b.example.test",
+      "y.mx1.example.test",
+      "\\000.y.mx1.example.test",
+      "example.test",
+      "test",
+    ];
+    const m = {
+      ...sample(),
+      answers: names.map((n) => rr(n, { type: "CNAME", target: names[0] ?? "." })),
+      additionals: names.map((n) => rr("z.test", { type: "PTR", host: n })),
+    };
+    const d = decodeMessage(encoded(m));
+    assert.ok(d.ok);
+    assert.deepEqual(
+      d.value.answers.map((x) => x.name),
+      names,
+    );
+    assert.deepEqual(
+      d.value.additionals.map((x) => (x.data.type === "PTR" ? x.data.host : "")),
+      names,
+    );
+  });
   it("maps type names", () => {
     assert.equal(typeCode("tlsa"), 52);
     assert.equal(typeCode("TYPE65"), 65);

@@ -2,6 +2,7 @@
 // truncated or trailing input gives an error value. Used by the resolver and the test servers.
 
 import { DecodeError, EncodeError, fail, ok, type Result } from "./errors.js";
+import { plainNameToWire } from "./names.js";
 import {
   CLASS_IN,
   dataTypeCode,
@@ -29,9 +30,11 @@ export const RCODES = {
 } as const;
 export type RcodeName = keyof typeof RCODES;
 
+const RCODE_NAMES: string[] = [];
+for (const [k, v] of Object.entries(RCODES)) RCODE_NAMES[v] = k;
+
 export function rcodeName(code: number): string {
-  for (const [k, v] of Object.entries(RCODES)) if (v === code) return k;
-  return `RCODE${code}`;
+  return RCODE_NAMES[code] ?? `RCODE${code}`;
 }
 
 export const OPCODE_QUERY = 0;
@@ -75,15 +78,6 @@ export const NO_FLAGS: Flags = {
   cd: false,
 };
 
-function readRecord(r: Reader): ResourceRecord & { type: number } {
-  const name = r.name();
-  const type = r.u16("type");
-  const klass = r.u16("class");
-  const ttl = r.u32("ttl");
-  const len = r.u16("rdlength");
-  return { name, type, class: klass, ttl, data: decodeRdata(r, type, len) };
-}
-
 function decode(buf: Buffer): Message {
   const r = new Reader(buf);
   const id = r.u16("header");
@@ -109,21 +103,25 @@ function decode(buf: Buffer): Message {
     const n = counts[s + 1] ?? 0;
     for (let i = 0; i < n; i++) {
       const at = r.pos;
-      const rr = readRecord(r);
-      if (rr.type === TYPES.OPT) {
+      const name = r.name();
+      const type = r.u16("type");
+      const klass = r.u16("class");
+      const ttl = r.u32("ttl");
+      const data = decodeRdata(r, type, r.u16("rdlength"));
+      if (type === TYPES.OPT) {
         // RFC 6891 §6.1.1: one OPT, in the additional section, owned by the root.
-        if (s !== 2 || edns !== null || rr.name !== "." || rr.data.type !== "OPT")
+        if (s !== 2 || edns !== null || name !== "." || data.type !== "OPT")
           throw new DecodeError("misplaced OPT record", at);
         edns = {
-          udpSize: rr.class,
-          version: (rr.ttl >>> 16) & 0xff,
-          dnssecOk: (rr.ttl & 0x8000) !== 0,
-          options: rr.data.options,
+          udpSize: klass,
+          version: (ttl >>> 16) & 0xff,
+          dnssecOk: (ttl & 0x8000) !== 0,
+          options: data.options,
         };
-        rcode |= ((rr.ttl >>> 24) & 0xff) << 4;
+        rcode |= ((ttl >>> 24) & 0xff) << 4;
         continue;
       }
-      sections[s]?.push({ name: rr.name, class: rr.class, ttl: rr.ttl, data: rr.data });
+      sections[s]?.push({ name, class: klass, ttl, data });
     }
   }
   if (r.pos !== buf.length) throw new DecodeError("trailing octets after last record", r.pos);
@@ -232,7 +230,32 @@ export type QueryOptions = {
   dnssecOk?: boolean;
 };
 
+/** A query message; the same octets as encodeMessage would give, written directly. */
 export function buildQuery(q: QueryOptions): Result<Buffer> {
+  const qname = plainNameToWire(q.name);
+  if (qname) {
+    const opt = q.udpSize ? 11 : 0;
+    const b = Buffer.allocUnsafe(12 + qname.length + 4 + opt);
+    b.writeUInt16BE(q.id & 0xffff, 0);
+    const rd = (q.rd ?? true) ? 0x0100 : 0;
+    b.writeUInt16BE(rd | (q.ad ? 0x0020 : 0) | (q.cd ? 0x0010 : 0), 2);
+    b.writeUInt32BE(0x00010000, 4); // QDCOUNT 1, ANCOUNT 0
+    b.writeUInt32BE(opt ? 1 : 0, 8); // NSCOUNT 0, ARCOUNT
+    qname.copy(b, 12);
+    let at = 12 + qname.length;
+    b.writeUInt16BE(q.type & 0xffff, at);
+    b.writeUInt16BE((q.klass ?? CLASS_IN) & 0xffff, at + 2);
+    at += 4;
+    if (q.udpSize) {
+      // RFC 6891 §6.1.2: root owner, TYPE OPT, CLASS = payload size, TTL = ext-rcode/version/DO.
+      b[at] = 0;
+      b.writeUInt16BE(TYPES.OPT, at + 1);
+      b.writeUInt16BE(q.udpSize & 0xffff, at + 3);
+      b.writeUInt32BE(q.dnssecOk ? 0x8000 : 0, at + 5);
+      b.writeUInt16BE(0, at + 9);
+    }
+    return ok(b);
+  }
   return encodeMessage({
     id: q.id,
     opcode: OPCODE_QUERY,

@@ -49,6 +49,53 @@ export function nameToLabels(text: string): Result<Buffer[]> {
   return ok(labels);
 }
 
+/**
+ * The length of `text` without its final dot when it is a valid name with no escapes (what
+ * nameToLabels accepts without a backslash), else -1. The root and "" give -1.
+ */
+function plainEnd(text: string): number {
+  const n = text.length;
+  const end = n > 1 && text.charCodeAt(n - 1) === 0x2e ? n - 1 : n;
+  if (end === 0 || end + 2 > MAX_NAME_OCTETS) return -1;
+  let len = 0;
+  for (let i = 0; i < end; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x2e) {
+      if (len === 0) return -1;
+      len = 0;
+    } else if (c > 0x7e || c < 0x21 || c === 0x5c || ++len > MAX_LABEL_OCTETS) return -1;
+  }
+  return len > 0 ? end : -1;
+}
+
+/** A valid name without escapes, returned without its final dot; else null. */
+export function plainName(text: string): string | null {
+  const end = plainEnd(text);
+  return end < 0 ? null : end === text.length ? text : text.slice(0, end);
+}
+
+/**
+ * Wire form of a name written straight from its text, without per-label buffers; null when
+ * the name has escapes or is invalid (callers then use nameToLabels, which says why).
+ */
+export function plainNameToWire(text: string): Buffer | null {
+  if (text === ".") return Buffer.alloc(1);
+  const end = plainEnd(text);
+  if (end < 0) return null;
+  const out = Buffer.allocUnsafe(end + 2);
+  let lenAt = 0;
+  for (let i = 0; i < end; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x2e) {
+      out[lenAt] = i - lenAt;
+      lenAt = i + 1;
+    } else out[i + 1] = c;
+  }
+  out[lenAt] = end - lenAt;
+  out[end + 1] = 0;
+  return out;
+}
+
 /** Formats wire labels as presentation text, escaping what is not plain. */
 export function labelsToName(labels: readonly Uint8Array[]): string {
   if (labels.length === 0) return ".";
@@ -67,7 +114,11 @@ function labelToText(label: Uint8Array): string {
 
 /** Lower-cases ASCII letters only (DNS names compare case-insensitively, RFC 4343). */
 export function lowerAscii(s: string): string {
-  return /[A-Z]/.test(s) ? s.replace(/[A-Z]/g, (c) => c.toLowerCase()) : s;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 0x41 && c <= 0x5a) return s.replace(/[A-Z]+/g, (x) => x.toLowerCase());
+  }
+  return s;
 }
 
 /** Equal up to ASCII case, without allocating; null when escapes make it undecidable here. */
@@ -86,6 +137,8 @@ function plainEqual(a: string, b: string): boolean | null {
 
 /** Canonical form: parsed, re-escaped, lower-cased, no final dot. Unparseable names stay as given. */
 export function canonicalName(name: string): string {
+  // A plain name prints back as typed: only the final dot and the case change.
+  if (plainEnd(name) > 0) return lowerAscii(stripDot(name));
   const r = nameToLabels(name);
   return lowerAscii(r.ok ? labelsToName(r.value) : name);
 }

@@ -38,19 +38,82 @@ export class Reader {
     this.pos += n;
     return b;
   }
-  /** Reads a possibly compressed name; returns presentation text. */
+  /** Plain names already read, by the offset they start at, for compression pointers to hit. */
+  private known: Map<number, string> | null = null;
+
+  /** Reads a possibly compressed name; returns presentation text (labelsToName's escaping). */
   name(): string {
+    const buf = this.buf;
+    const start = this.pos;
+    let p = start;
+    let floor = start; // every pointer must point below the start of the current run
+    let after = -1;
+    let firstTarget = -1;
+    let wire = 1;
+    let n = 0; // octets of text in SCRATCH
+    let tail = ""; // a name read before, reached through a pointer
+    for (;;) {
+      if (p >= buf.length) throw new DecodeError("truncated name", p);
+      const len = buf[p] ?? 0;
+      if ((len & 0xc0) === 0xc0) {
+        if (p + 1 >= buf.length) throw new DecodeError("truncated pointer", p);
+        const target = ((len & 0x3f) << 8) | (buf[p + 1] ?? 0);
+        if (target >= floor) throw new DecodeError("compression pointer not backwards", p);
+        if (after < 0) after = p + 2;
+        if (p === start) firstTarget = target;
+        floor = target;
+        p = target;
+        const hit = this.known?.get(target);
+        if (hit !== undefined) {
+          // A plain name of L characters is L + 1 octets without its root label.
+          wire += hit.length + 1;
+          if (wire > MAX_NAME_OCTETS) throw new DecodeError("name longer than 255 octets", p);
+          tail = hit;
+          break;
+        }
+        continue;
+      }
+      if ((len & 0xc0) !== 0) throw new DecodeError("unsupported label type", p);
+      if (len === 0) {
+        if (after < 0) after = p + 1;
+        break;
+      }
+      wire += len + 1;
+      if (wire > MAX_NAME_OCTETS) throw new DecodeError("name longer than 255 octets", p);
+      const end = p + 1 + len;
+      if (end > buf.length) throw new DecodeError("truncated label", p);
+      if (n > 0) SCRATCH[n++] = 0x2e;
+      for (let i = p + 1; i < end; i++) {
+        const b = buf[i] ?? 0;
+        // Octets that need an escape: take the general path.
+        if (b <= 0x20 || b >= 0x7f || b === 0x2e || b === 0x5c) return this.escapedName();
+        SCRATCH[n++] = b;
+      }
+      p = end;
+    }
+    this.pos = after;
+    const head = n > 0 ? SCRATCH.toString("latin1", 0, n) : "";
+    const text = tail === "" ? head : n > 0 ? `${head}.${tail}` : tail;
+    if (text === "") return ".";
+    this.known ??= new Map();
+    this.known.set(firstTarget >= 0 ? firstTarget : start, text);
+    return text;
+  }
+
+  /** name() for names with octets that need escapes: labels, then labelsToName. */
+  private escapedName(): string {
+    const buf = this.buf;
     const labels: Buffer[] = [];
     let p = this.pos;
-    let floor = this.pos; // every pointer must point below the start of the current run
     let after = -1;
+    let floor = this.pos; // starts over from the name's first octet, with the same checks
     let wire = 1;
     for (;;) {
-      if (p >= this.buf.length) throw new DecodeError("truncated name", p);
-      const len = this.buf[p] ?? 0;
+      if (p >= buf.length) throw new DecodeError("truncated name", p);
+      const len = buf[p] ?? 0;
       if ((len & 0xc0) === 0xc0) {
-        if (p + 1 >= this.buf.length) throw new DecodeError("truncated pointer", p);
-        const target = ((len & 0x3f) << 8) | (this.buf[p + 1] ?? 0);
+        if (p + 1 >= buf.length) throw new DecodeError("truncated pointer", p);
+        const target = ((len & 0x3f) << 8) | (buf[p + 1] ?? 0);
         if (target >= floor) throw new DecodeError("compression pointer not backwards", p);
         if (after < 0) after = p + 2;
         floor = target;
@@ -64,14 +127,17 @@ export class Reader {
       }
       wire += len + 1;
       if (wire > MAX_NAME_OCTETS) throw new DecodeError("name longer than 255 octets", p);
-      if (p + 1 + len > this.buf.length) throw new DecodeError("truncated label", p);
-      labels.push(this.buf.subarray(p + 1, p + 1 + len));
+      if (p + 1 + len > buf.length) throw new DecodeError("truncated label", p);
+      labels.push(buf.subarray(p + 1, p + 1 + len));
       p += 1 + len;
     }
     this.pos = after;
     return labelsToName(labels);
   }
 }
+
+/** Text of the plain name being read (at most 254 characters). */
+const SCRATCH = Buffer.alloc(MAX_NAME_OCTETS);
 
 export class Writer {
   private buf = Buffer.alloc(512);
