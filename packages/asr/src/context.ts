@@ -44,6 +44,10 @@ export class ResolverContext {
   readonly transport: Transport;
   private conf: Watched<ResolvConf> | null = null;
   private hosts: Watched<HostsTable> | null = null;
+  /** The snapshot handed out until nextCheckMs, and the parsed resolv.conf it came from. */
+  private current: Snapshot | null = null;
+  private baseConf: ResolvConf | null = null;
+  private nextCheckMs = 0;
   private rotation = 0;
   private inflight = 0;
   private readonly waiting: (() => void)[] = [];
@@ -90,26 +94,64 @@ export class ResolverContext {
     return { path, mtimeMs, checkedAt: now, value: parse(text) };
   }
 
-  /** The current configuration; re-reads the files when their mtime changed. */
+  /**
+   * The current configuration; re-reads the files when their mtime changed. Between checks
+   * (reloadIntervalMs) the same snapshot is handed out without touching the file system.
+   */
   async snapshot(): Promise<Snapshot> {
+    return this.snapshotNow() ?? (await this.reload());
+  }
+
+  /** The snapshot without waiting, or null when the files are due for a check (use snapshot()). */
+  snapshotNow(): Snapshot | null {
+    const s = this.current;
+    if (s) {
+      // Text options never change: no clock reading needed.
+      if (this.nextCheckMs === Number.POSITIVE_INFINITY || Date.now() < this.nextCheckMs) return s;
+      return null;
+    }
     const o = this.options;
-    if (o.resolvConfText !== undefined)
-      this.conf ??= { path: "", mtimeMs: 0, checkedAt: 0, value: this.parse(o.resolvConfText) };
-    else
+    return o.resolvConfText !== undefined && o.hostsText !== undefined ? this.assemble() : null;
+  }
+
+  private async reload(): Promise<Snapshot> {
+    const o = this.options;
+    if (o.resolvConfText === undefined)
       this.conf = await this.watch(this.conf, o.resolvConfPath ?? "/etc/resolv.conf", (t) =>
         this.parse(t),
       );
-    if (o.hostsText !== undefined)
-      this.hosts ??= { path: "", mtimeMs: 0, checkedAt: 0, value: parseHosts(o.hostsText) };
-    else
+    if (o.hostsText === undefined)
       this.hosts = await this.watch(this.hosts, o.hostsPath ?? "/etc/hosts", (t) =>
         parseHosts(t ?? ""),
       );
-    let conf = this.conf.value;
-    if (o.servers) conf = { ...conf, nameservers: o.servers };
-    // libasr: AD is trusted with trust-ad, or when every server is exactly 127.0.0.1 or ::1.
-    const trusted = conf.trustAd || conf.nameservers.every((s) => TRUSTED.has(s.address));
-    return { conf, hosts: this.hosts.value, trusted };
+    return this.assemble();
+  }
+
+  /** Builds the snapshot from the files read (or the texts given); keeps it when nothing changed. */
+  private assemble(): Snapshot {
+    const o = this.options;
+    if (o.resolvConfText !== undefined)
+      this.conf ??= { path: "", mtimeMs: 0, checkedAt: 0, value: this.parse(o.resolvConfText) };
+    if (o.hostsText !== undefined)
+      this.hosts ??= { path: "", mtimeMs: 0, checkedAt: 0, value: parseHosts(o.hostsText) };
+    if (!this.conf || !this.hosts) throw new Error("resolver context assembled before loading");
+    const conf0 = this.conf.value;
+    const hosts = this.hosts.value;
+    let snap = this.current;
+    if (!snap || snap.hosts !== hosts || this.baseConf !== conf0) {
+      const conf = o.servers ? { ...conf0, nameservers: o.servers } : conf0;
+      // libasr: AD is trusted with trust-ad, or when every server is exactly 127.0.0.1 or ::1.
+      const trusted = conf.trustAd || conf.nameservers.every((s) => TRUSTED.has(s.address));
+      snap = { conf, hosts, trusted };
+      this.current = snap;
+      this.baseConf = conf0;
+    }
+    // Text given in the options never changes; files are due again one interval after their check.
+    let checked = Number.POSITIVE_INFINITY;
+    if (o.resolvConfText === undefined) checked = this.conf.checkedAt;
+    if (o.hostsText === undefined) checked = Math.min(checked, this.hosts.checkedAt);
+    this.nextCheckMs = checked + (o.reloadIntervalMs ?? 15000);
+    return snap;
   }
 
   /** The index of the first server to try (round-robin under `options rotate`). */
@@ -119,16 +161,19 @@ export class ResolverContext {
     return this.rotation;
   }
 
-  /** Takes a slot in the in-flight bound; resolves to false when the wait queue is full. */
-  async acquire(): Promise<boolean> {
+  /**
+   * Takes a slot in the in-flight bound: true at once when one is free (no promise, so no
+   * extra turn of the event loop), else a promise of true once one frees up, or false when
+   * the wait queue is full.
+   */
+  acquire(): true | Promise<boolean> {
     const max = this.options.maxInflight ?? 256;
     if (this.inflight < max) {
       this.inflight++;
       return true;
     }
-    if (this.waiting.length >= (this.options.maxQueued ?? 10000)) return false;
-    await new Promise<void>((resolve) => this.waiting.push(resolve));
-    return true;
+    if (this.waiting.length >= (this.options.maxQueued ?? 10000)) return Promise.resolve(false);
+    return new Promise<boolean>((resolve) => this.waiting.push(() => resolve(true)));
   }
 
   release(): void {

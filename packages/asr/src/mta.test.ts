@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { fcrdns, getaddrinfo, getnameinfo } from "./addrinfo.js";
 import { ResolverContext } from "./context.js";
-import { resolveMx, resolveMxAddresses } from "./mx.js";
+import { orderHosts, resolveMx, resolveMxAddresses } from "./mx.js";
 import { quirkHandler, startTestServer, type TestServer, type Zone } from "./test-server.js";
 
 const A = (address: string) => ({ type: "A", address }) as const;
@@ -87,6 +87,27 @@ describe("MX decision", () => {
       assert.equal(t.permanent, false);
     }
     assert.equal((await resolveMx(ctx(), "bad..name")).result, "invalid");
+  });
+  it("shuffles equal preferences only, and every order of a tie turns up", () => {
+    const hosts = [
+      { preference: 20, exchange: "c" },
+      { preference: 10, exchange: "a1" },
+      { preference: 10, exchange: "a2" },
+      { preference: 10, exchange: "a3" },
+      { preference: 30, exchange: "d" },
+    ];
+    const seen = new Set<string>();
+    for (let i = 0; i < 300; i++) {
+      const order = orderHosts(hosts).map((h) => h.exchange);
+      assert.deepEqual(order.slice(3), ["c", "d"]);
+      seen.add(order.slice(0, 3).join(","));
+    }
+    assert.equal(seen.size, 6, "all 3! orders of the tie");
+    assert.deepEqual(
+      orderHosts(hosts, false).map((h) => h.exchange),
+      ["a1", "a2", "a3", "c", "d"],
+    );
+    assert.equal(hosts[0]?.exchange, "c", "the input is left as it was");
   });
   it("handles address literals", async () => {
     assert.deepEqual((await resolveMx(ctx(), "[127.0.0.1]")).hosts, [

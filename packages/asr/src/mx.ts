@@ -54,11 +54,23 @@ function addressLiteral(domain: string): string | null {
   return parseIPv4(inner) ? inner : null;
 }
 
-/** Orders hosts by preference; ties are shuffled unless `shuffle` is false. */
+/** Orders hosts by preference; ties are shuffled (uniformly) unless `shuffle` is false. */
 export function orderHosts(hosts: MxHost[], shuffle = true): MxHost[] {
-  const keyed = hosts.map((h) => ({ h, r: shuffle ? randomInt(0x7fffffff) : 0 }));
-  keyed.sort((a, b) => a.h.preference - b.h.preference || a.r - b.r);
-  return keyed.map((k) => k.h);
+  const out = hosts.slice().sort((a, b) => a.preference - b.preference);
+  if (!shuffle) return out;
+  // Fisher-Yates within each run of equal preferences; no draw when there is no tie.
+  for (let start = 0; start < out.length; ) {
+    let end = start + 1;
+    while (end < out.length && out[end]?.preference === out[start]?.preference) end++;
+    for (let i = end - 1; i > start; i--) {
+      const j = start + randomInt(i - start + 1);
+      const t = out[i] as MxHost;
+      out[i] = out[j] as MxHost;
+      out[j] = t;
+    }
+    start = end;
+  }
+  return out;
 }
 
 const isNullExchange = (x: string) => x === "." || canonicalName(x) === "localhost";
@@ -89,11 +101,10 @@ export async function resolveMx(
   }
   const chain = followChain(r.message, r.name, TYPES.MX);
   if (chain.broken) return decision("tempfail", "CNAME loop in MX answer");
-  const mx = chain.records.flatMap((rr) =>
-    rr.data.type === "MX"
-      ? [{ preference: rr.data.preference, exchange: stripDot(rr.data.exchange) }]
-      : [],
-  );
+  const mx: MxHost[] = [];
+  for (const rr of chain.records)
+    if (rr.data.type === "MX")
+      mx.push({ preference: rr.data.preference, exchange: stripDot(rr.data.exchange) });
   if (mx.length === 0)
     return decision(
       "implicit",

@@ -3,7 +3,15 @@
 
 import { type Message, RCODES, type ResourceRecord, rcodeName } from "./codec.js";
 import type { ResolverContext, Snapshot } from "./context.js";
-import { canonicalName, countDots, joinName, namesEqual, nameToLabels, stripDot } from "./names.js";
+import {
+  canonicalName,
+  countDots,
+  joinName,
+  namesEqual,
+  nameToLabels,
+  plainName,
+  stripDot,
+} from "./names.js";
 import { toASCII } from "./punycode.js";
 import { CLASS_IN, type RecordData, TYPES } from "./rdata.js";
 import type { Server } from "./resolv-conf.js";
@@ -41,6 +49,9 @@ export type QueryOptions = {
 export function queryName(
   input: string,
 ): { ok: true; name: string } | { ok: false; reason: string } {
+  // Plain ASCII names (the usual case) need neither IDNA nor the label parser.
+  const plain = plainName(input);
+  if (plain !== null) return { ok: true, name: plain };
   const a = toASCII(input);
   if (!a.ok) return { ok: false, reason: a.error };
   const parsed = nameToLabels(a.value);
@@ -134,7 +145,7 @@ export async function resQuery(
 ): Promise<QueryResult> {
   const q = queryName(input);
   if (!q.ok) return failed(input, type, "EINVAL", q.reason, "NO_RECOVERY");
-  return queryWith(ctx, await ctx.snapshot(), q.name, type, o);
+  return await queryWith(ctx, ctx.snapshotNow() ?? (await ctx.snapshot()), q.name, type, o);
 }
 
 /** Candidate names for a search, in libasr's order (asr_iter_domain). */
@@ -196,20 +207,25 @@ const MAX_CHAIN = 16;
 export function followChain(m: Message, qname: string, type: number): Chain {
   let cur = qname;
   const aliases: string[] = [];
-  const seen = new Set([canonicalName(cur)]);
+  let seen: Set<string> | null = null;
   for (let hops = 0; ; hops++) {
-    const records = m.answers.filter((rr) => namesEqual(rr.name, cur) && typeOf(rr.data) === type);
+    const records: ResourceRecord[] = [];
+    let cname: string | null = null;
+    for (const rr of m.answers) {
+      if (!namesEqual(rr.name, cur)) continue;
+      if (typeOf(rr.data) === type) records.push(rr);
+      else if (rr.data.type === "CNAME" && cname === null) cname = rr.data.target;
+    }
     if (records.length > 0 || type === TYPES.CNAME)
       return { canonname: cur, records, aliases, broken: false };
-    const cname = m.answers.find((rr) => namesEqual(rr.name, cur) && rr.data.type === "CNAME");
-    if (cname?.data.type !== "CNAME")
-      return { canonname: cur, records: [], aliases, broken: false };
-    const next = cname.data.target;
-    if (hops >= MAX_CHAIN || seen.has(canonicalName(next)))
+    if (cname === null) return { canonname: cur, records, aliases, broken: false };
+    seen ??= new Set([canonicalName(qname)]);
+    const next = canonicalName(cname);
+    if (hops >= MAX_CHAIN || seen.has(next))
       return { canonname: cur, records: [], aliases, broken: true };
     aliases.push(cur);
-    seen.add(canonicalName(next));
-    cur = next;
+    seen.add(next);
+    cur = cname;
   }
 }
 

@@ -133,3 +133,27 @@ describe("context reload", () => {
     }
   });
 });
+
+describe("context snapshots", () => {
+  it("hands out one snapshot without waiting between checks", async () => {
+    const text = new ResolverContext({ resolvConfText: "nameserver 127.0.0.1\n", hostsText: "" });
+    const s = text.snapshotNow();
+    assert.ok(s, "text options: ready at once");
+    assert.equal(text.snapshotNow(), s);
+    assert.equal(await text.snapshot(), s);
+    const dir = mkdtempSync(join(tmpdir(), "asr-snap-"));
+    try {
+      const rc = join(dir, "resolv.conf");
+      writeFileSync(rc, "nameserver 127.0.0.1\n");
+      const files = new ResolverContext({ resolvConfPath: rc, hostsText: "" });
+      assert.equal(files.snapshotNow(), null, "files: read first");
+      const f = await files.snapshot();
+      assert.equal(files.snapshotNow(), f, "then kept until the reload interval");
+      const eager = new ResolverContext({ resolvConfPath: rc, hostsText: "", reloadIntervalMs: 0 });
+      await eager.snapshot();
+      assert.equal(eager.snapshotNow(), null, "interval 0: checked on every call");
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -4,10 +4,11 @@
 import assert from "node:assert/strict";
 import { createSocket } from "node:dgram";
 import { after, before, describe, it } from "node:test";
-import { RCODES } from "./codec.js";
+import { buildQuery, RCODES } from "./codec.js";
 import { type ContextOptions, ResolverContext } from "./context.js";
 import { getrrsetbyname, resQuery, resSearch } from "./query.js";
 import { TYPES } from "./rdata.js";
+import { acceptReply } from "./send.js";
 import { quirkHandler, reply, startTestServer, type TestServer, type Zone } from "./test-server.js";
 import type { Transport } from "./transport.js";
 
@@ -245,6 +246,67 @@ describe("anti-spoofing and trust", () => {
     } finally {
       await echo.close();
     }
+  });
+  it("checks ID, QR, opcode, QDCOUNT and the question on the octets", () => {
+    const q = buildQuery({ id: 0x1234, name: "Www.Plain.test", type: TYPES.A, udpSize: 1232 });
+    assert.ok(q.ok);
+    const query = q.value;
+    const good = Buffer.from(query);
+    good[2] = (good[2] ?? 0) | 0x80;
+    assert.ok(acceptReply(good, query, false));
+    const lower = Buffer.from(good);
+    lower.write("www", 13, "latin1");
+    assert.ok(acceptReply(lower, query, false), "case folds without 0x20");
+    assert.equal(acceptReply(lower, query, true), null, "exact case under 0x20");
+    const bad = (edit: (b: Buffer) => void) => {
+      const b = Buffer.from(good);
+      edit(b);
+      return acceptReply(b, query, false);
+    };
+    assert.equal(
+      bad((b) => {
+        b[1] = 0x35;
+      }),
+      null,
+      "ID",
+    );
+    assert.equal(
+      bad((b) => {
+        b[2] = 0x01;
+      }),
+      null,
+      "QR",
+    );
+    assert.equal(
+      bad((b) => {
+        b[2] = 0x88;
+      }),
+      null,
+      "opcode",
+    );
+    assert.equal(
+      bad((b) => {
+        b[5] = 2;
+      }),
+      null,
+      "QDCOUNT",
+    );
+    assert.equal(
+      bad((b) => {
+        b[14] = 0x78;
+      }),
+      null,
+      "QNAME",
+    );
+    assert.equal(
+      bad((b) => {
+        b[12 + 16 + 1] = TYPES.AAAA;
+      }),
+      null,
+      "QTYPE",
+    );
+    assert.equal(acceptReply(good.subarray(0, 20), query, false), null, "truncated");
+    assert.equal(acceptReply(Buffer.concat([good, Buffer.from([0])]), query, false), null);
   });
   it("keeps AD only from a trusted resolver", async () => {
     const untrusted = await resQuery(conf([quirk]), "ad.quirk.test", TYPES.A);

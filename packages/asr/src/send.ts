@@ -2,12 +2,11 @@
 // rotation, TC->TCP fallback, EDNS fallback and failover on SERVFAIL/REFUSED/timeouts.
 // Reply validation (ID, QR, opcode, question) happens here, before a reply is accepted.
 
-import { randomFillSync, randomInt } from "node:crypto";
+import { randomFillSync } from "node:crypto";
 import { buildQuery, decodeMessage, type Message, OPCODE_QUERY, RCODES } from "./codec.js";
 import type { ResolverContext, Snapshot } from "./context.js";
-import { lowerAscii, namesEqual } from "./names.js";
 import type { Server } from "./resolv-conf.js";
-import type { ExchangeOutcome } from "./transport.js";
+import type { ExchangeOutcome, ExchangeRequest } from "./transport.js";
 
 export type NetErrno = "ETIMEDOUT" | "ECONNREFUSED" | "ECANCELED" | "EAGAIN" | "EINVAL";
 
@@ -39,50 +38,69 @@ function randomId(): number {
   return v;
 }
 
-function randomCase(name: string): string {
-  let out = "";
-  for (const c of name)
-    out += /[a-z]/i.test(c) && randomInt(2) === 1 ? c.toUpperCase() : c.toLowerCase();
-  return out;
+/** 0x20: gives each letter of the query's QNAME a random case, in place, 16 letters per draw. */
+function randomCaseWire(query: Buffer): void {
+  let bits = 0;
+  let have = 0;
+  for (let p = 12, len = query[p] ?? 0; len !== 0; p += len + 1, len = query[p] ?? 0) {
+    for (let i = p + 1; i <= p + len; i++) {
+      const c = (query[i] ?? 0) | 0x20;
+      if (c < 0x61 || c > 0x7a) continue;
+      if (have === 0) {
+        bits = randomId();
+        have = 16;
+      }
+      query[i] = bits & 1 ? c & ~0x20 : c;
+      bits >>>= 1;
+      have--;
+    }
+  }
 }
 
-/** RFC 5452 §9 checks: ID, QR, opcode, one question equal to ours (exactly under 0x20). */
-export function acceptReply(
-  raw: Buffer,
-  id: number,
-  qname: string,
-  type: number,
-  klass: number,
-  exactCase: boolean,
-): Message | null {
+/**
+ * RFC 5452 §9 checks, on the octets before any decoding: the ID, QR, the opcode, QDCOUNT = 1
+ * and a question equal to the query's (QNAME up to ASCII case, exactly under 0x20; QTYPE,
+ * QCLASS). Our QNAME is never compressed, and a reply's first name cannot be, so comparing
+ * octets with letters folded is the DNS comparison (RFC 4343). Then the reply must decode.
+ */
+export function acceptReply(raw: Buffer, query: Buffer, exactCase: boolean): Message | null {
+  if (raw.length < 12 || raw[0] !== query[0] || raw[1] !== query[1]) return null;
+  const f = raw[2] ?? 0;
+  if ((f & 0x80) === 0 || (f & 0x78) !== OPCODE_QUERY << 3) return null;
+  if (raw[4] !== 0 || raw[5] !== 1) return null;
+  let p = 12;
+  for (let len = query[p] ?? 0; ; len = query[p] ?? 0) {
+    if (raw[p] !== len) return null;
+    p++;
+    if (len === 0) break;
+    for (const end = p + len; p < end; p++) {
+      let x = raw[p];
+      let y = query[p];
+      if (x === y) continue;
+      if (exactCase || x === undefined || y === undefined) return null;
+      if (x >= 0x41 && x <= 0x5a) x |= 0x20;
+      if (y >= 0x41 && y <= 0x5a) y |= 0x20;
+      if (x !== y) return null;
+    }
+  }
+  for (const end = p + 4; p < end; p++) if (raw[p] !== query[p]) return null;
   const d = decodeMessage(raw);
-  if (!d.ok) return null;
-  const m = d.value;
-  const q = m.questions[0];
-  if (m.id !== id || !m.flags.qr || m.opcode !== OPCODE_QUERY || m.questions.length !== 1 || !q)
-    return null;
-  if (q.type !== type || q.class !== klass) return null;
-  if (exactCase ? q.name !== qname : !namesEqual(q.name, qname)) return null;
-  return m;
+  return d.ok ? d.value : null;
 }
 
-type Attempt = { outcome: ExchangeOutcome; sentEdns: boolean };
-
-async function attempt(
+/** The exchange of one attempt: a fresh ID, EDNS unless the server refused it, 0x20 if asked. */
+function prepare(
   ctx: ResolverContext,
   snap: Snapshot,
   server: Server,
   req: SendRequest,
   timeoutMs: number,
-  withEdns: boolean,
-): Promise<Attempt | { invalid: string }> {
-  const id = randomId();
+  sentEdns: boolean,
+): ExchangeRequest | { invalid: string } {
   const use0x20 = ctx.options.use0x20 === true;
-  const qname = use0x20 ? randomCase(req.name) : req.name;
-  const sentEdns = withEdns && snap.conf.edns0;
   const q = buildQuery({
-    id,
-    name: qname,
+    id: randomId(),
+    name: req.name,
     type: req.type,
     klass: req.klass,
     ad: snap.trusted,
@@ -90,20 +108,27 @@ async function attempt(
     dnssecOk: sentEdns && req.dnssecOk === true,
   });
   if (!q.ok) return { invalid: q.error };
-  const accept = (raw: Buffer) =>
-    acceptReply(raw, id, use0x20 ? qname : lowerAscii(qname), req.type, req.klass, use0x20);
-  const started = Date.now();
-  const tcp = snap.conf.useTcp || q.value.length > MAX_UDP_QUERY;
-  const base = { server, query: q.value, signal: req.signal, accept };
-  let outcome = await ctx.transport.exchange({ ...base, tcp, timeoutMs });
-  if (!tcp && outcome.kind === "reply" && outcome.message.flags.tc) {
-    // RFC 7766: retry the same server over TCP within what is left of the attempt's time.
-    const left = Math.max(1, timeoutMs - (Date.now() - started));
-    outcome = await ctx.transport.exchange({ ...base, tcp: true, timeoutMs: left });
-    if (outcome.kind === "timeout")
-      outcome = { kind: "error", reason: "TCP retry after TC timed out" };
-  }
-  return { outcome, sentEdns };
+  const query = q.value;
+  if (use0x20) randomCaseWire(query);
+  return {
+    server,
+    query,
+    tcp: snap.conf.useTcp || query.length > MAX_UDP_QUERY,
+    timeoutMs,
+    signal: req.signal,
+    accept: (raw: Buffer) => acceptReply(raw, query, use0x20),
+  };
+}
+
+/** RFC 7766: after TC=1, the same server over TCP within what is left of the attempt's time. */
+async function retryOverTcp(
+  ctx: ResolverContext,
+  x: ExchangeRequest,
+  startedMs: number,
+): Promise<ExchangeOutcome> {
+  const left = Math.max(1, x.timeoutMs - (Date.now() - startedMs));
+  const o = await ctx.transport.exchange({ ...x, tcp: true, timeoutMs: left });
+  return o.kind === "timeout" ? { kind: "error", reason: "TCP retry after TC timed out" } : o;
 }
 
 const FAILOVER_RCODES: ReadonlySet<number> = new Set([
@@ -115,24 +140,38 @@ const FAILOVER_RCODES: ReadonlySet<number> = new Set([
 const EDNS_TROUBLE: ReadonlySet<number> = new Set([RCODES.FORMERR, RCODES.NOTIMP, RCODES.BADVERS]);
 
 /** Sends one question until a server gives a usable reply, or all fail. */
-export async function sendQuery(
+export function sendQuery(
   ctx: ResolverContext,
   snap: Snapshot,
   req: SendRequest,
 ): Promise<SendOutcome> {
   const servers = req.servers ?? snap.conf.nameservers;
-  const n = servers.length;
-  if (n === 0) return { kind: "neterror", errno: "ECONNREFUSED", reason: "no nameservers" };
-  if (!(await ctx.acquire()))
-    return { kind: "neterror", errno: "EAGAIN", reason: "too many queries queued" };
+  if (servers.length === 0)
+    return Promise.resolve({ kind: "neterror", errno: "ECONNREFUSED", reason: "no nameservers" });
+  const slot = ctx.acquire();
+  if (slot === true) return iterate(ctx, snap, req, servers);
+  return slot.then((ok) =>
+    ok
+      ? iterate(ctx, snap, req, servers)
+      : { kind: "neterror", errno: "EAGAIN", reason: "too many queries queued" },
+  );
+}
+
+/** The rounds over the servers; runs holding a slot of ctx.acquire() and releases it. */
+async function iterate(
+  ctx: ResolverContext,
+  snap: Snapshot,
+  req: SendRequest,
+  servers: Server[],
+): Promise<SendOutcome> {
   try {
-    return await iterate(ctx, snap, req, servers);
+    return await rounds(ctx, snap, req, servers);
   } finally {
     ctx.release();
   }
 }
 
-async function iterate(
+async function rounds(
   ctx: ResolverContext,
   snap: Snapshot,
   req: SendRequest,
@@ -140,25 +179,34 @@ async function iterate(
 ): Promise<SendOutcome> {
   const n = servers.length;
   const start = ctx.firstServer(snap.conf);
-  const done = new Set<number>();
-  const noEdns = new Set<number>();
-  const deadline = Date.now() + (ctx.options.deadlineMs ?? 120000);
+  // Servers given up on, and servers to ask without EDNS; made on first use.
+  let done: Set<number> | null = null;
+  let noEdns: Set<number> | null = null;
+  const startedMs = Date.now();
+  const deadline = startedMs + (ctx.options.deadlineMs ?? 120000);
   let last: SendOutcome | null = null;
   let sawTimeout = false;
   let lastReason = "no server answered";
-  for (let round = 0; round < snap.conf.attempts && done.size < n; round++) {
+  let first = true;
+  for (let round = 0; round < snap.conf.attempts && (done?.size ?? 0) < n; round++) {
     const t = snap.conf.timeoutMs;
     const timeoutMs = round === 0 ? t : Math.max(1000, Math.floor((t * 2 ** round) / n));
     for (let k = 0; k < n; k++) {
       const i = (start + k) % n;
       const server = servers[i];
-      if (!server || done.has(i)) continue;
-      const left = deadline - Date.now();
+      if (!server || done?.has(i)) continue;
+      // The first attempt starts now: no need to read the clock again.
+      const attemptMs = first ? startedMs : Date.now();
+      first = false;
+      const left = deadline - attemptMs;
       if (left <= 0)
         return { kind: "neterror", errno: "ETIMEDOUT", reason: "query deadline passed" };
-      const a = await attempt(ctx, snap, server, req, Math.min(timeoutMs, left), !noEdns.has(i));
-      if ("invalid" in a) return { kind: "neterror", errno: "EINVAL", reason: a.invalid };
-      const o = a.outcome;
+      const sentEdns = snap.conf.edns0 && !noEdns?.has(i);
+      const x = prepare(ctx, snap, server, req, Math.min(timeoutMs, left), sentEdns);
+      if ("invalid" in x) return { kind: "neterror", errno: "EINVAL", reason: x.invalid };
+      let o = await ctx.transport.exchange(x);
+      if (!x.tcp && o.kind === "reply" && o.message.flags.tc)
+        o = await retryOverTcp(ctx, x, attemptMs);
       if (o.kind === "aborted") return { kind: "neterror", errno: "ECANCELED", reason: "aborted" };
       if (o.kind === "timeout") {
         sawTimeout = true;
@@ -166,13 +214,15 @@ async function iterate(
         continue;
       }
       if (o.kind === "refused" || o.kind === "error") {
+        done ??= new Set();
         done.add(i);
         lastReason = `${server.address}#${server.port}: ${o.kind === "error" ? o.reason : "connection refused"}`;
         continue;
       }
       const rcode = o.message.rcode;
-      if (a.sentEdns && EDNS_TROUBLE.has(rcode) && !noEdns.has(i)) {
+      if (sentEdns && EDNS_TROUBLE.has(rcode)) {
         // RFC 6891 §7: the server may not do EDNS; ask it again without OPT.
+        noEdns ??= new Set();
         noEdns.add(i);
         k--;
         continue;
@@ -183,6 +233,7 @@ async function iterate(
       const reply: SendOutcome = { kind: "reply", message, raw: o.raw, server, ad };
       if (!FAILOVER_RCODES.has(rcode)) return reply;
       last = reply;
+      done ??= new Set();
       done.add(i);
     }
   }
