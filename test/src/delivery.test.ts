@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import {
   chmodSync,
+  chownSync,
   existsSync,
   mkdirSync,
   mkdtempSync,
@@ -13,6 +14,7 @@ import {
   readFileSync,
   rmSync,
   statSync,
+  writeFileSync,
 } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -290,4 +292,26 @@ test("NOTIFY=NEVER: a failure sends no report", { skip }, async () => {
       : null;
   });
   assert.deepEqual(dsnsFor(U2, marker), []);
+});
+
+test("~/.forward is read with the user's rights: a copy kept and one forwarded", {
+  skip,
+}, async () => {
+  const fwd = join(home, U2, ".forward");
+  writeFileSync(fwd, `\\${U2}, ${U1}@md.test\n`);
+  const uid2 = Number(spawnSync("id", ["-u", U2], { encoding: "utf8" }).stdout.trim());
+  chownSync(fwd, uid2, uid2);
+  chmodSync(fwd, 0o600); // readable by U2 only: the daemon's users cannot read it
+  const marker = `forward-${tag}`;
+  try {
+    assert.equal(
+      send("f@client.test", [`${U2}@md.test`], `Subject: ${marker}\r\n\r\nfwd\r\n`),
+      "refused {}",
+    );
+    await waitFor("both copies", () =>
+      dsnsFor(U1, marker).length === 1 && dsnsFor(U2, marker).length === 1 ? true : null,
+    );
+  } finally {
+    rmSync(fwd, { force: true });
+  }
 });

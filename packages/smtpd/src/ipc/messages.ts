@@ -71,6 +71,11 @@ export interface Requests {
     req: { action: string; rcpt: string };
     res: { kind: "ok"; deliveries: Delivery[] } | { kind: "permfail" | "tempfail"; reason: string };
   };
+  /** A user's ~/.forward, read by the parent through a worker holding the user's rights. */
+  "parent.forward": {
+    req: { user: string };
+    res: { kind: "ok"; text: string | null } | { kind: "tempfail"; reason: string };
+  };
   /** A local delivery, run by the parent in a worker holding the user's credentials. */
   "parent.deliver": {
     req: {

@@ -51,19 +51,19 @@ match from any for domain "vm.test" action "vmail"
 match from any for any action "relay"
 `;
 
-test("users, sub-addresses and unknown users", () => {
+test("users, sub-addresses and unknown users", async () => {
   const e = env(CONF);
-  assert.deepEqual(expandRecipient(e, "local", "Bob+news@local.test"), {
+  assert.deepEqual(await expandRecipient(e, "local", "Bob+news@local.test"), {
     kind: "ok",
     deliveries: [{ kind: "mailbox", action: "local", user: "bob", dest: "Bob+news@local.test" }],
   });
-  const r = expandRecipient(e, "local", "nobody@local.test");
+  const r = await expandRecipient(e, "local", "nobody@local.test");
   assert.equal(r.kind, "permfail");
 });
 
-test("aliases: users, commands, files, remote addresses, includes, loops", () => {
+test("aliases: users, commands, files, remote addresses, includes, loops", async () => {
   const e = env(CONF, { "/etc/inc": "# members\ncarol\nbob, alice\n" });
-  const team = expandRecipient(e, "local", "team@local.test");
+  const team = await expandRecipient(e, "local", "team@local.test");
   assert.equal(team.kind, "ok");
   if (team.kind !== "ok") return;
   assert.deepEqual(
@@ -79,37 +79,37 @@ test("aliases: users, commands, files, remote addresses, includes, loops", () =>
       ["file", "_smtpd", "/var/log/team.mbox"],
     ],
   );
-  const root = expandRecipient(e, "local", "root@local.test");
+  const root = await expandRecipient(e, "local", "root@local.test");
   assert.ok(
     root.kind === "ok" && root.deliveries.length === 1 && root.deliveries[0]!.kind === "mailbox",
   );
-  const out = expandRecipient(e, "local", "out@local.test");
+  const out = await expandRecipient(e, "local", "out@local.test");
   assert.deepEqual(out, {
     kind: "ok",
     deliveries: [{ kind: "relay", action: "relay", dest: "someone@remote.test" }],
   });
-  const inc = expandRecipient(e, "local", "inc@local.test");
+  const inc = await expandRecipient(e, "local", "inc@local.test");
   assert.ok(inc.kind === "ok");
   assert.deepEqual(inc.deliveries.map((d) => ("user" in d ? d.user : "")).sort(), [
     "alice",
     "bob",
     "carol",
   ]);
-  const self = expandRecipient(e, "local", "self@local.test");
+  const self = await expandRecipient(e, "local", "self@local.test");
   assert.ok(self.kind === "ok");
   assert.equal(self.deliveries.length, 1); // bob; "self" names itself and is not a user
-  assert.equal(expandRecipient(e, "local", "loop1@local.test").kind, "permfail");
+  assert.equal((await expandRecipient(e, "local", "loop1@local.test")).kind, "permfail");
 });
 
-test("virtual: OpenSMTPD's lookup order and forwarding", () => {
+test("virtual: OpenSMTPD's lookup order and forwarding", async () => {
   const e = env(CONF);
-  const info = expandRecipient(e, "virt", "info@v.test");
+  const info = await expandRecipient(e, "virt", "info@v.test");
   assert.ok(
     info.kind === "ok" && "user" in info.deliveries[0]! && info.deliveries[0].user === "carol",
   );
-  const any = expandRecipient(e, "virt", "whoever@v.test");
+  const any = await expandRecipient(e, "virt", "whoever@v.test");
   assert.ok(any.kind === "ok" && "user" in any.deliveries[0]! && any.deliveries[0].user === "bob");
-  const fwd = expandRecipient(e, "virt", "fwd@v.test");
+  const fwd = await expandRecipient(e, "virt", "fwd@v.test");
   assert.ok(fwd.kind === "ok");
   assert.deepEqual(
     fwd.deliveries.map((d) => [d.kind, d.action]),
@@ -120,14 +120,39 @@ test("virtual: OpenSMTPD's lookup order and forwarding", () => {
   );
 });
 
-test("`user` on the action: any local part, delivered as that user", () => {
+test("`user` on the action: any local part, delivered as that user", async () => {
   const e = env(CONF);
-  assert.deepEqual(expandRecipient(e, "vmail", "anyone@vm.test"), {
+  assert.deepEqual(await expandRecipient(e, "vmail", "anyone@vm.test"), {
     kind: "ok",
     deliveries: [{ kind: "mailbox", action: "vmail", user: "vmail", dest: "anyone@vm.test" }],
   });
 });
 
-test("alias values split on commas outside quotes", () => {
+test("~/.forward: forwarding, keeping a copy with \\user, commands run as the user", async () => {
+  const e = env(CONF);
+  const forwards: Record<string, string> = {
+    alice: "# mine\n\\alice, bob\n|/usr/bin/vacation alice\n",
+    bob: "bob@elsewhere.test",
+  };
+  const withForward: ExpandEnv = { ...e, forward: async (pw) => forwards[pw.name] ?? null };
+  const r = await expandRecipient(withForward, "local", "alice@local.test");
+  assert.ok(r.kind === "ok", JSON.stringify(r));
+  assert.deepEqual(
+    r.deliveries.map((d) => [d.kind, "user" in d ? d.user : d.dest]),
+    [
+      ["mailbox", "alice"],
+      ["relay", "bob@elsewhere.test"],
+      ["command", "alice"],
+    ],
+  );
+  const temp = await expandRecipient(
+    { ...e, forward: async () => ({ tempfail: "io" }) },
+    "local",
+    "carol@local.test",
+  );
+  assert.equal(temp.kind, "tempfail");
+});
+
+test("alias values split on commas outside quotes", async () => {
   assert.deepEqual(splitAliasValue(' a, "|cmd a,b" ,  /f ,'), ["a", "|cmd a,b", "/f"]);
 });

@@ -38,6 +38,11 @@ export interface ExpandEnv {
   /** The user that alias pipes and files run as when the action names none. */
   readonly aliasUser: string;
   readonly readFile?: (path: string) => string;
+  /**
+   * The user's ~/.forward, read with the user's rights (by the parent, through the user's
+   * delivery worker): its text, null when there is none, or a tempfail reason.
+   */
+  readonly forward?: (user: UserInfo) => Promise<string | null | { tempfail: string }>;
 }
 
 /** OpenSMTPD's EXPAND_DEPTH. */
@@ -74,7 +79,11 @@ export function splitAliasValue(v: string): string[] {
 
 const opt = (a: ActionModel, k: string) => a.options.find((o) => o.kind === k);
 
-export function expandRecipient(env: ExpandEnv, actionName: string, rcpt: string): ExpandResult {
+export async function expandRecipient(
+  env: ExpandEnv,
+  actionName: string,
+  rcpt: string,
+): Promise<ExpandResult> {
   const out: Delivery[] = [];
   const seen = new Set<string>();
   let error: ExpandResult | null = null;
@@ -83,7 +92,13 @@ export function expandRecipient(env: ExpandEnv, actionName: string, rcpt: string
     if (error === null || (error.kind === "permfail" && r.kind === "tempfail")) error = r;
   };
 
-  const userDelivery = (action: ActionModel, username: string, dest: string) => {
+  const userDelivery = async (
+    action: ActionModel,
+    username: string,
+    dest: string,
+    depth = 0,
+    noForward = false,
+  ): Promise<undefined> => {
     const forced = opt(action, "user");
     const runAs = forced !== undefined && "value" in forced ? forced.value : username;
     const ub = opt(action, "userbase");
@@ -102,23 +117,49 @@ export function expandRecipient(env: ExpandEnv, actionName: string, rcpt: string
           ? { name: runAs, uid: -1, gid: -1, home: "", shell: "" }
           : env.getpwnam(username);
     if (pw === null) return fail({ kind: "permfail", reason: `unknown user ${username}` });
+    // ~/.forward (not with `user`, which delivers everything as one user, as OpenSMTPD).
+    const fkey = `forward:${username}`;
+    if (forced === undefined && !noForward && env.forward !== undefined && !seen.has(fkey)) {
+      seen.add(fkey);
+      const text = await env.forward(pw);
+      if (text !== null && typeof text === "object")
+        return fail({ kind: "tempfail", reason: text.tempfail });
+      const items =
+        text === null
+          ? []
+          : text.split("\n").flatMap((l) => splitAliasValue(l.replace(/^#.*/, "")));
+      if (items.length > 0) {
+        for (const it of items) {
+          const bare = it.startsWith("\\") ? it.slice(1) : it;
+          // `\user` or the user's own name: the mailbox itself, no further forwarding.
+          if (it.startsWith("\\") || bare.toLowerCase() === username)
+            await userDelivery(action, bare.toLowerCase(), dest, depth + 1, true);
+          else await expandItem(action, it, depth + 1, dest, username);
+        }
+        return;
+      }
+    }
     const key = `mailbox:${action.name}:${runAs}:${dest}`;
     if (seen.has(key)) return;
     seen.add(key);
     out.push({ kind: "mailbox", action: action.name, user: runAs, dest });
   };
 
-  const expandItem = (
+  const expandItem = async (
     action: ActionModel,
     item: string,
     depth: number,
     dest: string,
-  ): undefined => {
+    owner?: string,
+  ): Promise<undefined> => {
     if (out.length >= MAX_DELIVERIES)
       return fail({ kind: "permfail", reason: "too many recipients" });
     if (depth > MAX_EXPAND_DEPTH) return fail({ kind: "permfail", reason: "alias loop" });
     const forced = opt(action, "user");
-    const runAs = forced !== undefined && "value" in forced ? forced.value : env.aliasUser;
+    // Commands and files from a user's .forward run as that user; from aliases, as the
+    // action's user or the daemon's unprivileged user.
+    const runAs =
+      forced !== undefined && "value" in forced ? forced.value : (owner ?? env.aliasUser);
     if (item.startsWith("|")) {
       const key = `command:${item}`;
       if (!seen.has(key)) {
@@ -151,7 +192,7 @@ export function expandRecipient(env: ExpandEnv, actionName: string, rcpt: string
       }
       for (const line of text.split("\n")) {
         const l = line.replace(/#.*/, "").trim();
-        for (const it of splitAliasValue(l)) expandItem(action, it, depth + 1, dest);
+        for (const it of splitAliasValue(l)) await expandItem(action, it, depth + 1, dest, owner);
       }
       return;
     }
@@ -162,22 +203,21 @@ export function expandRecipient(env: ExpandEnv, actionName: string, rcpt: string
       const r = env.route(item);
       if ("reject" in r) return fail({ kind: "permfail", reason: r.reject });
       if ("tempfail" in r) return fail({ kind: "tempfail", reason: r.tempfail });
-      return expandAddress(r.action, item, depth + 1);
+      return await expandAddress(r.action, item, depth + 1);
     }
     // A bare name: an alias key again, or a user.
     const key = `name:${action.name}:${item.toLowerCase()}`;
     if (seen.has(key)) return;
     seen.add(key);
-    return expandLocal(action, item.toLowerCase(), dest, depth + 1, true);
+    return await expandLocal(action, item.toLowerCase(), dest, depth + 1);
   };
 
-  const expandLocal = (
+  const expandLocal = async (
     action: ActionModel,
     local: string,
     dest: string,
     depth: number,
-    viaAlias: boolean,
-  ): undefined => {
+  ): Promise<undefined> => {
     const alias = opt(action, "alias");
     if (alias !== undefined && "table" in alias) {
       const r = env.tables.lookup(alias.table, local);
@@ -186,17 +226,20 @@ export function expandRecipient(env: ExpandEnv, actionName: string, rcpt: string
         const items = splitAliasValue(r.value);
         for (const it of items) {
           // `root: root, |cmd`: the key itself as a value ends the recursion at the mailbox.
-          if (it.toLowerCase() === local) userDelivery(action, local, dest);
-          else expandItem(action, it, depth, dest);
+          if (it.toLowerCase() === local) await userDelivery(action, local, dest, depth, true);
+          else await expandItem(action, it, depth, dest);
         }
         return;
       }
     }
-    void viaAlias;
-    userDelivery(action, local, dest);
+    await userDelivery(action, local, dest, depth);
   };
 
-  const expandAddress = (actionName2: string, address: string, depth: number): undefined => {
+  const expandAddress = async (
+    actionName2: string,
+    address: string,
+    depth: number,
+  ): Promise<undefined> => {
     const action = env.actions.get(actionName2);
     if (action === undefined) return fail({ kind: "tempfail", reason: `no action ${actionName2}` });
     if (action.method.kind === "relay") {
@@ -217,20 +260,20 @@ export function expandRecipient(env: ExpandEnv, actionName: string, rcpt: string
           for (const it of splitAliasValue(r.value)) {
             if (it.includes("@") && it.toLowerCase() === address.toLowerCase()) {
               // mapping an address to itself: deliver to the mailbox named by its local part
-              userDelivery(action, stripped, address);
+              await userDelivery(action, stripped, address, depth);
             } else if (!it.includes("@") && !it.startsWith("|") && !it.startsWith("/"))
-              userDelivery(action, it.toLowerCase(), address);
-            else expandItem(action, it, depth, address);
+              await userDelivery(action, it.toLowerCase(), address, depth);
+            else await expandItem(action, it, depth, address);
           }
           return;
         }
       }
       return fail({ kind: "permfail", reason: `no virtual mapping for ${address}` });
     }
-    expandLocal(action, stripped, address, depth, false);
+    await expandLocal(action, stripped, address, depth);
   };
 
-  expandAddress(actionName, rcpt, 0);
+  await expandAddress(actionName, rcpt, 0);
   if (out.length > 0 && (error === null || (error as ExpandResult).kind === "permfail"))
     return { kind: "ok", deliveries: out };
   return error ?? { kind: "permfail", reason: "no delivery" };

@@ -55,8 +55,14 @@ export async function runLookup(env: RoleEnv): Promise<void> {
       },
       subAddrDelim: m.subAddrDelim,
       aliasUser: start.smtpdUser,
+      forward: async (pw) => {
+        const r = await channel.request("parent", "parent.forward", { user: pw.name });
+        return r.kind === "ok" ? r.text : { tempfail: r.reason };
+      },
     };
   };
+  // At RCPT time the recipient must expand to something; ~/.forward is read at delivery.
+  const rcptEnv = (): ExpandEnv => ({ ...expandEnv, forward: undefined });
   let expandEnv = makeExpandEnv();
   env.onReload((next) => {
     const t = new TableStore(next, (p) => readFileSync(p, "utf8"));
@@ -71,7 +77,7 @@ export async function runLookup(env: RoleEnv): Promise<void> {
     lines: [`Invalid recipient: <${rcpt}>`],
   });
 
-  channel.handle("lookup.check-recipient", ({ session, sender, rcpt }) => {
+  channel.handle("lookup.check-recipient", async ({ session, sender, rcpt }) => {
     const r = evaluateRules(model.rules, session, { sender, rcpt }, tables);
     if (r.kind === "tempfail") {
       log("warn", `lookup: temporary failure for <${rcpt}>: ${r.reason}`);
@@ -86,7 +92,7 @@ export async function runLookup(env: RoleEnv): Promise<void> {
     // rather than bounced later).
     const action = model.actions.get(r.action);
     if (action !== undefined && action.method.kind !== "relay") {
-      const x = expandRecipient(expandEnv, r.action, rcpt);
+      const x = await expandRecipient(rcptEnv(), r.action, rcpt);
       if (x.kind === "tempfail") {
         log("warn", `lookup: expansion of <${rcpt}> failed: ${x.reason}`);
         return { kind: "reject", reply: tempfail("Temporary failure") };

@@ -19,6 +19,7 @@ interface Worker {
   readonly proc: ChildProcess;
   readonly ready: Promise<boolean>;
   readonly pending: Map<number, (r: DeliveryResult) => void>;
+  readonly forwards: Map<number, (r: { text: string | null; error?: string }) => void>;
   idleTimer: NodeJS.Timeout | null;
 }
 
@@ -102,8 +103,43 @@ export class DeliveryPool {
     }).finally(() => this.#maybeIdle(w));
   }
 
+  /** The user's ~/.forward, read by that user's worker (so with the user's rights). */
+  async readForward(
+    name: string,
+  ): Promise<{ kind: "ok"; text: string | null } | { kind: "tempfail"; reason: string }> {
+    if (this.#stopped) return { kind: "tempfail", reason: "daemon stopping" };
+    const pw = getpwnam(name);
+    if (pw === null) return { kind: "ok", text: null };
+    if (pw.uid === 0) return { kind: "ok", text: null }; // root's mail goes through aliases
+    const uid = this.#isRoot ? pw.uid : (process.getuid?.() ?? pw.uid);
+    const user = {
+      name: pw.name,
+      uid,
+      gid: this.#isRoot ? pw.gid : (process.getgid?.() ?? pw.gid),
+    };
+    const w = await this.#worker(`user:${user.uid}`, user, false);
+    if (w === null) return { kind: "tempfail", reason: "cannot start a worker to read .forward" };
+    const id = this.#nextId++;
+    if (w.idleTimer !== null) clearTimeout(w.idleTimer);
+    w.idleTimer = null;
+    const r = await new Promise<{ text: string | null; error?: string }>((resolve) => {
+      const timer = setTimeout(() => {
+        w.forwards.delete(id);
+        resolve({ text: null, error: "timed out" });
+      }, 30_000);
+      w.forwards.set(id, (res) => {
+        clearTimeout(timer);
+        resolve(res);
+      });
+      w.proc.send({ t: "forward", id, home: pw.home, uid: pw.uid } satisfies WorkerMessage);
+    }).finally(() => this.#maybeIdle(w));
+    if (r.error !== undefined) log("warn", `.forward of ${name}: ${r.error}`);
+    if (r.error === "timed out") return { kind: "tempfail", reason: "reading .forward timed out" };
+    return { kind: "ok", text: r.text };
+  }
+
   #maybeIdle(w: Worker): void {
-    if (w.pending.size > 0 || w.idleTimer !== null) return;
+    if (w.pending.size > 0 || w.forwards.size > 0 || w.idleTimer !== null) return;
     w.idleTimer = setTimeout(() => {
       this.#workers.delete(w.key);
       if (w.proc.connected) w.proc.send({ t: "stop" } satisfies WorkerMessage);
@@ -132,6 +168,7 @@ export class DeliveryPool {
       stdio: ["ignore", "inherit", "inherit", "ipc"],
     });
     const pending = new Map<number, (r: DeliveryResult) => void>();
+    const forwards = new Map<number, (r: { text: string | null; error?: string }) => void>();
     const ready = new Promise<boolean>((resolve) => {
       proc.on("message", (m: WorkerReply) => {
         if (m.t === "ready") resolve(true);
@@ -141,6 +178,11 @@ export class DeliveryPool {
         } else if (m.t === "result") {
           pending.get(m.id)?.(m.res);
           pending.delete(m.id);
+        } else if (m.t === "forward") {
+          forwards.get(m.id)?.(
+            m.error !== undefined ? { text: m.text, error: m.error } : { text: m.text },
+          );
+          forwards.delete(m.id);
         }
       });
       proc.once("exit", (code, signal) => {
@@ -149,6 +191,8 @@ export class DeliveryPool {
         for (const done of pending.values())
           done({ result: "tempfail", text: `delivery worker exited (${signal ?? code})` });
         pending.clear();
+        for (const done of forwards.values()) done({ text: null, error: "timed out" });
+        forwards.clear();
       });
     });
     const extra = mailGroup && this.#isRoot ? [groupId("mail")].filter((g) => g !== null) : [];
@@ -159,7 +203,7 @@ export class DeliveryPool {
       gid: user.gid,
       extraGroups: extra as number[],
     } satisfies WorkerMessage);
-    const w: Worker = { key, proc, ready, pending, idleTimer: null };
+    const w: Worker = { key, proc, ready, pending, forwards, idleTimer: null };
     this.#workers.set(key, w);
     return (await ready) ? w : null;
   }

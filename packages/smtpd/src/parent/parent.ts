@@ -309,6 +309,12 @@ export async function runParent(args: SmtpdArgs): Promise<number> {
       void reload().then((body) =>
         from.proc.send({ t: "res", from: "parent", to: from.role, id: f.id, ok: true, body }),
       );
+    } else if (f.t === "req" && f.kind === "parent.forward" && from.role === "lookup") {
+      const reply = (body: unknown) =>
+        from.proc.send({ t: "res", from: "parent", to: from.role, id: f.id, ok: true, body });
+      pool
+        .readForward((f.body as Requests["parent.forward"]["req"]).user)
+        .then(reply, (e: unknown) => reply({ kind: "tempfail", reason: String(e) }));
     } else if (f.t === "req" && f.kind === "parent.deliver" && from.role === "queue") {
       const reply = (body: unknown) =>
         from.proc.send({ t: "res", from: "parent", to: from.role, id: f.id, ok: true, body });
