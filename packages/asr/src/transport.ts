@@ -1,11 +1,11 @@
-// Sockets: one UDP or TCP exchange with one server. UDP uses connected sockets from a small
-// pool rotated often (OS-random source ports, kernel filters other sources) and keeps listening after
-// datagrams that fail the caller's check, until the timeout. TCP frames with a 2-byte length.
+// Sockets: one UDP or TCP exchange with one server. UDP goes through a small pool of
+// connected sockets rotated often (udp-pool.ts); TCP frames with a 2-byte length and opens
+// one connection per exchange.
 
-import { createSocket, type Socket as UdpSocket } from "node:dgram";
-import { connect, isIPv6 } from "node:net";
+import { connect } from "node:net";
 import type { Message } from "./codec.js";
 import type { Server } from "./resolv-conf.js";
+import { errorOutcome, UdpPool } from "./udp-pool.js";
 
 export type ExchangeRequest = {
   server: Server;
@@ -26,7 +26,7 @@ export type ExchangeOutcome =
 
 export type Transport = { exchange(req: ExchangeRequest): Promise<ExchangeOutcome> };
 
-/** Runs `body` with a settle-once callback wired to the timeout and the abort signal. */
+/** Runs `body` with a settle-once callback wired to the timeout and the abort signal (TCP). */
 function bounded(
   req: ExchangeRequest,
   body: (finish: (o: ExchangeOutcome) => void) => () => void,
@@ -48,108 +48,6 @@ function bounded(
     req.signal?.addEventListener("abort", onAbort, { once: true });
     cleanup = body(finish);
   });
-}
-
-function errorOutcome(e: NodeJS.ErrnoException): ExchangeOutcome {
-  return e.code === "ECONNREFUSED"
-    ? { kind: "refused" }
-    : { kind: "error", reason: e.code ?? e.message };
-}
-
-type Pooled = {
-  sock: UdpSocket;
-  uses: number;
-  ready: Promise<NodeJS.ErrnoException | null>;
-  pending: Map<number, Set<(raw: Buffer) => void>>;
-  failed: Set<(e: NodeJS.ErrnoException) => void>;
-  idle: NodeJS.Timeout | null;
-};
-
-const IDLE_CLOSE_MS = 2000;
-
-/**
- * UDP with a small socket pool: one connected socket per server, shared by concurrent queries
- * and replaced after `maxQueries` uses (c-ares' udp_max_queries), so source ports still
- * rotate often. maxQueries = 1 gives a fresh socket per attempt, as libasr does.
- */
-function udpPool(maxQueries: number): (req: ExchangeRequest) => Promise<ExchangeOutcome> {
-  const pools = new Map<string, Pooled>();
-  const close = (p: Pooled) => {
-    if (p.idle) clearTimeout(p.idle);
-    try {
-      p.sock.close();
-    } catch {
-      // already closed
-    }
-  };
-  const open = (server: Server): Pooled => {
-    const sock = createSocket(isIPv6(server.address) ? "udp6" : "udp4");
-    const p: Pooled = {
-      sock,
-      uses: 0,
-      ready: Promise.resolve(null),
-      pending: new Map(),
-      failed: new Set(),
-      idle: null,
-    };
-    p.ready = new Promise((res) => {
-      sock.once("connect", () => res(null));
-      sock.once("error", (e) => res(e));
-    });
-    sock.on("error", (e) => {
-      for (const f of [...p.failed]) f(e);
-    });
-    sock.on("message", (raw) => {
-      if (raw.length < 2) return;
-      for (const f of [...(p.pending.get(raw.readUInt16BE(0)) ?? [])]) f(raw);
-    });
-    sock.connect(server.port, server.address);
-    sock.unref();
-    return p;
-  };
-  return (req) =>
-    bounded(req, (finish) => {
-      const key = `${req.server.address}#${req.server.port}`;
-      let p = pools.get(key);
-      if (!p || p.uses >= maxQueries) {
-        if (p && p.pending.size === 0) close(p);
-        p = open(req.server);
-        pools.set(key, p);
-      }
-      const pool = p;
-      pool.uses++;
-      if (pool.idle) clearTimeout(pool.idle);
-      pool.idle = null;
-      const id = req.query.readUInt16BE(0);
-      const onMessage = (raw: Buffer) => {
-        const m = req.accept(raw);
-        if (m) finish({ kind: "reply", message: m, raw });
-      };
-      const onError = (e: NodeJS.ErrnoException) => finish(errorOutcome(e));
-      const set = pool.pending.get(id) ?? new Set();
-      set.add(onMessage);
-      pool.pending.set(id, set);
-      pool.failed.add(onError);
-      void pool.ready.then((e) => {
-        if (e) return onError(e);
-        // Without a callback, send errors arrive as "error" events, which reach onError.
-        pool.sock.send(req.query);
-      });
-      return () => {
-        set.delete(onMessage);
-        if (set.size === 0) pool.pending.delete(id);
-        pool.failed.delete(onError);
-        if (pool.pending.size > 0) return;
-        if (pools.get(key) !== pool) close(pool);
-        else {
-          pool.idle = setTimeout(() => {
-            if (pools.get(key) === pool) pools.delete(key);
-            close(pool);
-          }, IDLE_CLOSE_MS);
-          pool.idle.unref();
-        }
-      };
-    });
 }
 
 function tcpExchange(req: ExchangeRequest): Promise<ExchangeOutcome> {
@@ -183,11 +81,16 @@ function tcpExchange(req: ExchangeRequest): Promise<ExchangeOutcome> {
   });
 }
 
-export type NodeTransportOptions = { udpMaxQueries?: number };
+export type NodeTransportOptions = {
+  /** Uses of one UDP socket (one source port) before it is replaced; 64 by default. */
+  udpMaxQueries?: number;
+  /** Connected UDP sockets per server, used in turn; 4 by default. */
+  udpSockets?: number;
+};
 
 export function createNodeTransport(o: NodeTransportOptions = {}): Transport {
-  const udp = udpPool(Math.max(1, o.udpMaxQueries ?? 64));
-  return { exchange: (req) => (req.tcp ? tcpExchange(req) : udp(req)) };
+  const udp = new UdpPool(o.udpMaxQueries ?? 64, o.udpSockets ?? 4);
+  return { exchange: (req) => (req.tcp ? tcpExchange(req) : udp.exchange(req)) };
 }
 
 export const nodeTransport: Transport = createNodeTransport();
