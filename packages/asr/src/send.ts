@@ -149,96 +149,118 @@ export function sendQuery(
   if (servers.length === 0)
     return Promise.resolve({ kind: "neterror", errno: "ECONNREFUSED", reason: "no nameservers" });
   const slot = ctx.acquire();
-  if (slot === true) return iterate(ctx, snap, req, servers);
+  if (slot === true) return rounds(ctx, snap, req, servers);
   return slot.then((ok) =>
     ok
-      ? iterate(ctx, snap, req, servers)
+      ? rounds(ctx, snap, req, servers)
       : { kind: "neterror", errno: "EAGAIN", reason: "too many queries queued" },
   );
 }
 
-/** The rounds over the servers; runs holding a slot of ctx.acquire() and releases it. */
-async function iterate(
-  ctx: ResolverContext,
-  snap: Snapshot,
-  req: SendRequest,
-  servers: Server[],
-): Promise<SendOutcome> {
-  try {
-    return await rounds(ctx, snap, req, servers);
-  } finally {
-    ctx.release();
-  }
-}
+/** A query's way through the servers: who was given up on, and the best failure so far. */
+type Walk = {
+  /** Servers given up on, and servers to ask without EDNS; made on first use. */
+  done: Set<number> | null;
+  noEdns: Set<number> | null;
+  last: SendOutcome | null;
+  sawTimeout: boolean;
+  lastReason: string;
+};
 
+/**
+ * The rounds over the servers, with libasr's backoff (timeout << round / servers, floor 1 s)
+ * and an overall deadline. Runs holding a slot of ctx.acquire() and releases it.
+ */
 async function rounds(
   ctx: ResolverContext,
   snap: Snapshot,
   req: SendRequest,
   servers: Server[],
 ): Promise<SendOutcome> {
-  const n = servers.length;
-  const start = ctx.firstServer(snap.conf);
-  // Servers given up on, and servers to ask without EDNS; made on first use.
-  let done: Set<number> | null = null;
-  let noEdns: Set<number> | null = null;
-  const startedMs = Date.now();
-  const deadline = startedMs + (ctx.options.deadlineMs ?? 120000);
-  let last: SendOutcome | null = null;
-  let sawTimeout = false;
-  let lastReason = "no server answered";
-  let first = true;
-  for (let round = 0; round < snap.conf.attempts && (done?.size ?? 0) < n; round++) {
-    const t = snap.conf.timeoutMs;
-    const timeoutMs = round === 0 ? t : Math.max(1000, Math.floor((t * 2 ** round) / n));
-    for (let k = 0; k < n; k++) {
-      const i = (start + k) % n;
-      const server = servers[i];
-      if (!server || done?.has(i)) continue;
-      // The first attempt starts now: no need to read the clock again.
-      const attemptMs = first ? startedMs : Date.now();
-      first = false;
-      const left = deadline - attemptMs;
-      if (left <= 0)
-        return { kind: "neterror", errno: "ETIMEDOUT", reason: "query deadline passed" };
-      const sentEdns = snap.conf.edns0 && !noEdns?.has(i);
-      const x = prepare(ctx, snap, server, req, Math.min(timeoutMs, left), sentEdns);
-      if ("invalid" in x) return { kind: "neterror", errno: "EINVAL", reason: x.invalid };
-      let o = await ctx.transport.exchange(x);
-      if (!x.tcp && o.kind === "reply" && o.message.flags.tc)
-        o = await retryOverTcp(ctx, x, attemptMs);
-      if (o.kind === "aborted") return { kind: "neterror", errno: "ECANCELED", reason: "aborted" };
-      if (o.kind === "timeout") {
-        sawTimeout = true;
-        lastReason = `${server.address}#${server.port}: timeout`;
-        continue;
+  try {
+    const n = servers.length;
+    const start = ctx.firstServer(snap.conf);
+    const w: Walk = {
+      done: null,
+      noEdns: null,
+      last: null,
+      sawTimeout: false,
+      lastReason: "no server answered",
+    };
+    const startedMs = Date.now();
+    const deadline = startedMs + (ctx.options.deadlineMs ?? 120000);
+    let first = true;
+    for (let round = 0; round < snap.conf.attempts && (w.done?.size ?? 0) < n; round++) {
+      const t = snap.conf.timeoutMs;
+      const timeoutMs = round === 0 ? t : Math.max(1000, Math.floor((t * 2 ** round) / n));
+      for (let k = 0; k < n; k++) {
+        const i = (start + k) % n;
+        const server = servers[i];
+        if (!server || w.done?.has(i)) continue;
+        // The first attempt starts now: no need to read the clock again.
+        const attemptMs = first ? startedMs : Date.now();
+        first = false;
+        const left = deadline - attemptMs;
+        if (left <= 0)
+          return { kind: "neterror", errno: "ETIMEDOUT", reason: "query deadline passed" };
+        const sentEdns = snap.conf.edns0 && !w.noEdns?.has(i);
+        const x = prepare(ctx, snap, server, req, Math.min(timeoutMs, left), sentEdns);
+        if ("invalid" in x) return { kind: "neterror", errno: "EINVAL", reason: x.invalid };
+        let o = await ctx.transport.exchange(x);
+        if (!x.tcp && o.kind === "reply" && o.message.flags.tc)
+          o = await retryOverTcp(ctx, x, attemptMs);
+        const verdict = judge(w, snap, server, i, sentEdns, o);
+        if (verdict === "again") k--;
+        else if (verdict !== "next") return verdict;
       }
-      if (o.kind === "refused" || o.kind === "error") {
-        done ??= new Set();
-        done.add(i);
-        lastReason = `${server.address}#${server.port}: ${o.kind === "error" ? o.reason : "connection refused"}`;
-        continue;
-      }
-      const rcode = o.message.rcode;
-      if (sentEdns && EDNS_TROUBLE.has(rcode)) {
-        // RFC 6891 §7: the server may not do EDNS; ask it again without OPT.
-        noEdns ??= new Set();
-        noEdns.add(i);
-        k--;
-        continue;
-      }
-      const ad = snap.trusted && o.message.flags.ad;
-      const message =
-        ad === o.message.flags.ad ? o.message : { ...o.message, flags: { ...o.message.flags, ad } };
-      const reply: SendOutcome = { kind: "reply", message, raw: o.raw, server, ad };
-      if (!FAILOVER_RCODES.has(rcode)) return reply;
-      last = reply;
-      done ??= new Set();
-      done.add(i);
     }
+    if (w.last) return w.last;
+    return w.sawTimeout
+      ? { kind: "neterror", errno: "ETIMEDOUT", reason: w.lastReason }
+      : { kind: "neterror", errno: "ECONNREFUSED", reason: w.lastReason };
+  } finally {
+    ctx.release();
   }
-  if (last) return last;
-  return sawTimeout
-    ? { kind: "neterror", errno: "ETIMEDOUT", reason: lastReason }
-    : { kind: "neterror", errno: "ECONNREFUSED", reason: lastReason };
+}
+
+/**
+ * What one attempt's outcome means: the query's outcome, "next" (go on to the next server)
+ * or "again" (ask the same server again, without EDNS).
+ */
+function judge(
+  w: Walk,
+  snap: Snapshot,
+  server: Server,
+  i: number,
+  sentEdns: boolean,
+  o: ExchangeOutcome,
+): SendOutcome | "next" | "again" {
+  if (o.kind === "aborted") return { kind: "neterror", errno: "ECANCELED", reason: "aborted" };
+  if (o.kind === "timeout") {
+    w.sawTimeout = true;
+    w.lastReason = `${server.address}#${server.port}: timeout`;
+    return "next";
+  }
+  if (o.kind === "refused" || o.kind === "error") {
+    w.done ??= new Set();
+    w.done.add(i);
+    w.lastReason = `${server.address}#${server.port}: ${o.kind === "error" ? o.reason : "connection refused"}`;
+    return "next";
+  }
+  const rcode = o.message.rcode;
+  if (sentEdns && EDNS_TROUBLE.has(rcode)) {
+    // RFC 6891 §7: the server may not do EDNS; ask it again without OPT.
+    w.noEdns ??= new Set();
+    w.noEdns.add(i);
+    return "again";
+  }
+  const ad = snap.trusted && o.message.flags.ad;
+  const message =
+    ad === o.message.flags.ad ? o.message : { ...o.message, flags: { ...o.message.flags, ad } };
+  const reply: SendOutcome = { kind: "reply", message, raw: o.raw, server, ad };
+  if (!FAILOVER_RCODES.has(rcode)) return reply;
+  w.last = reply;
+  w.done ??= new Set();
+  w.done.add(i);
+  return "next";
 }
