@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { getpwnam, parsePasswdLine } from "./users.js";
+import { getlogin, getpwnam, getpwuid, parsePasswdLine } from "./users.js";
 
 test("passwd lines parse; bad ones are refused", () => {
   assert.deepEqual(parsePasswdLine("bob:x:1000:100:Bob:/home/bob:/bin/sh"), {
@@ -9,6 +9,7 @@ test("passwd lines parse; bad ones are refused", () => {
     gid: 100,
     home: "/home/bob",
     shell: "/bin/sh",
+    gecos: "Bob",
   });
   assert.equal(parsePasswdLine("bob:x:abc:100:Bob:/home/bob:/bin/sh"), null);
   assert.equal(parsePasswdLine("short:x"), null);
@@ -19,4 +20,31 @@ test("getpwnam finds root and not a name that cannot exist", () => {
   assert.equal(r?.uid, 0);
   assert.equal(getpwnam("no-such-user-facteur-x"), null);
   assert.equal(getpwnam("a:b"), null);
+});
+
+test("getpwuid finds root by uid; a uid nobody has is not found", () => {
+  assert.equal(getpwuid(0)?.name, "root");
+  assert.equal(getpwuid(2_000_000_123), null);
+  assert.equal(getpwuid(-1), null);
+});
+
+test("getlogin reads the login uid; none, unset (-1) or garbage give null", () => {
+  assert.equal(
+    getlogin(() => "0\n"),
+    "root",
+  );
+  assert.equal(
+    getlogin(() => "4294967295"),
+    null,
+  );
+  assert.equal(
+    getlogin(() => "x"),
+    null,
+  );
+  assert.equal(
+    getlogin(() => {
+      throw new Error("ENOENT");
+    }),
+    null,
+  );
 });
