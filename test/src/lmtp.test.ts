@@ -242,10 +242,13 @@ before(async () => {
       `action "lm" lmtp "127.0.0.1:${lport}" rcpt-to`,
       `action "lmu" lmtp "127.0.0.1:${lport}"`,
       `action "lms" lmtp "${join(dvDir, "lmtp.sock")}" rcpt-to`,
+      `table virt { "info@lmv.test" = "${UK}@lm.test" }`,
+      `action "lmv" lmtp "127.0.0.1:${lport}" rcpt-to virtual <virt>`,
       'action "md" maildir',
       'match from any for domain "lm.test" action "lm"',
       'match from any for domain "lmu.test" action "lmu"',
       'match from any for domain "lms.test" action "lms"',
+      'match from any for domain "lmv.test" action "lmv"',
       'match from any for domain "md.test" action "md"',
       "",
     ].join("\n"),
@@ -298,6 +301,16 @@ test("a unix socket destination", { skip }, async () => {
   send(`${US}@md.test`, [`${UK}@lms.test`], body);
   const f = await waitFor("Dovecot maildir file", () => withMarker(dovecotFiles(UK), marker));
   assertLanded(f, body, `${UK}@lms.test`);
+});
+
+test("rcpt-to: the LMTP recipient is the address after expansion", { skip }, async () => {
+  // OpenSMTPD's mail.lmtp -r gives RECIPIENT, that is %{dest}: here UK@lm.test, not info@.
+  const marker = `virt-${tag}`;
+  const body = message(marker);
+  const s = send(`${US}@md.test`, ["info@lmv.test"], body);
+  const f = await waitFor("Dovecot maildir file", () => withMarker(dovecotFiles(UK), marker));
+  assertLanded(f, body, `${UK}@lm.test`);
+  await waitFor("an empty queue", () => (queued(s.msgid).length === 0 ? true : null));
 });
 
 test("550 from the LMTP server is permanent: the sender gets a bounce", { skip }, async () => {

@@ -87,9 +87,12 @@ export async function deliver(r: DeliveryRequest): Promise<DeliveryResult> {
       case "mda":
         return await deliverMda(r, r.method.command);
       case "lmtp":
+        // rcpt-to: the address after expansion (OpenSMTPD's mail.lmtp -r sends RECIPIENT,
+        // i.e. %{dest}), so a virtual or alias target reaches the LMTP server, not the
+        // address the client gave; without it, the user name (mail.lmtp -u).
         return await lmtpDeliver(r.method.destination, {
           sender: r.sender,
-          rcpt: r.method.rcptTo ? r.rcpt : r.user.name,
+          rcpt: r.method.rcptTo ? r.dest : r.user.name,
           mailname: r.mailname,
           message: Buffer.from(r.message.buffer, r.message.byteOffset, r.message.byteLength),
         });
