@@ -17,6 +17,7 @@ import { log, setLogVerbose } from "../log.js";
 import { SPOOL_DIRS } from "../queue/fs-backend.js";
 import { DeliveryPool } from "./delivery-pool.js";
 import { type Bound, bindListener, bindUnixSocket } from "./listeners.js";
+import { pickupOffline } from "./offline.js";
 
 const CHILD_ROLES = ["queue", "lookup", "dispatcher", "control"] as const;
 type ChildRole = (typeof CHILD_ROLES)[number];
@@ -438,6 +439,13 @@ export async function runParent(args: SmtpdArgs): Promise<number> {
       log("info", `listening on ${b.address}`);
     }
     log("info", "smtpd ready");
+    // Mail that sendmail wrote to offline/ while smtpd was down (OpenSMTPD does this at start).
+    void pickupOffline({
+      spoolDir: facts.spoolDir,
+      root: args.root,
+      entry,
+      queueGid: roleIds.queue.gid ?? null,
+    });
   };
 
   const entry = process.argv[1]!;
