@@ -2,9 +2,12 @@
 // process, and a role that dies makes the daemon stop cleanly (logged, non-zero exit, no
 // process left behind) instead of hanging.
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { test } from "node:test";
 import { freePort, startDaemon } from "./harness.js";
+import { SmtpClient } from "./smtp-client.js";
 
 /** Child PIDs of a process, from /proc (Linux). */
 function children(pid: number): number[] {
@@ -70,3 +73,29 @@ for (const role of ["lookup", "queue", "dispatcher", "control"]) {
     await d.stop();
   });
 }
+
+test("directives from included files reach every process", async () => {
+  const port = await freePort();
+  const closed = await freePort();
+  const root = mkdtempSync(join(tmpdir(), "facteur-inc-"));
+  writeFileSync(
+    join(root, "rules.conf"),
+    `action "inc" lmtp "127.0.0.1:${closed}" user nobody\nmatch from any for domain "inc.test" action "inc"\n`,
+  );
+  const d = await startDaemon(
+    `listen on 127.0.0.1 port ${port}\ninclude "${join(root, "rules.conf")}"\n`,
+    { root },
+  );
+  try {
+    const c = await SmtpClient.open(port);
+    await c.reply();
+    await c.command("EHLO client.test");
+    await c.command("MAIL FROM:<a@client.test>");
+    const r = await c.command("RCPT TO:<x@inc.test>");
+    assert.equal(r.code, 250, `${r.text}\n${d.log()}`);
+    c.close();
+  } finally {
+    assert.equal(await d.stop(), 0, d.log());
+    rmSync(root, { recursive: true, force: true });
+  }
+});

@@ -12,6 +12,7 @@ import type { Config } from "../config/ast.js";
 import { formatDiagnostic } from "../config/errors.js";
 import { loadConfig } from "../config/load.js";
 import { buildModel, type Model } from "../config/model.js";
+import { printConfig } from "../config/printer.js";
 import { type Frame, IPC_VERSION, isFrame, type Requests } from "../ipc/messages.js";
 import { log, setLogVerbose } from "../log.js";
 import { SPOOL_DIRS } from "../queue/fs-backend.js";
@@ -96,7 +97,9 @@ export async function runParent(args: SmtpdArgs): Promise<number> {
   }
   for (const d of loaded.diagnostics) process.stderr.write(`${formatDiagnostic(d)}\n`);
   if (!loaded.ok) return 1;
-  let configText = loaded.text;
+  // The roles get the configuration in canonical form: included files in place, macros
+  // expanded (it reads back to the same configuration), so they never read files themselves.
+  let configText = printConfig(loaded.result.config);
   const parsed = loaded.result;
   const hostname = mailname(facts);
   let model = buildModel(parsed.config, hostname);
@@ -362,7 +365,7 @@ export async function runParent(args: SmtpdArgs): Promise<number> {
     } catch (e) {
       return refused(`cannot read pki material: ${(e as Error).message}`);
     }
-    configText = next.text;
+    configText = printConfig(next.result.config);
     model = nextModel;
     pki = material.pki;
     ca = material.ca;
