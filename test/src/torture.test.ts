@@ -317,12 +317,29 @@ test("kill -9 while sending and delivering: nothing accepted is lost", {
     const unacked = [...attempts.values()].filter((a) => !a.acked);
     const unackedIn = unacked.filter((a) => count.has(a.marker)).length;
     const tmpLeft = readdirSync(join(box, "tmp")).length;
+    // What the spool still holds once the queue is empty (killed sessions, cut-off removals).
+    const spool = join(root, "spool");
+    const left = (dir: string, depth: number): string[] =>
+      !existsSync(join(spool, dir))
+        ? []
+        : readdirSync(join(spool, dir)).flatMap((e) =>
+            depth > 1 ? left(join(dir, e), depth - 1) : [join(dir, e)],
+          );
+    const dirs: [string, number][] = [
+      ["queue", 2],
+      ["incoming", 1],
+      ["temporary", 1],
+      ["purge", 1],
+      ["quarantine", 1],
+    ];
+    const spoolLeft = dirs.map(([dir, depth]) => `${dir}/ ${left(dir, depth).length}`);
     const report = [
       `seed ${seed}: ${MESSAGES} messages, ${CLIENTS} clients, ${killed} kills`,
       ...killLog,
       `sent at ${sentAt} ms, drained at ${drainedAt} ms (schedule all ${forced}x)`,
       `${acked} accepted, ${count.size} distinct delivered, ${dups} duplicate(s) (by kill: ${dupsByKill.join(", ")})`,
       `${unacked.length} attempts without 250 (${unackedIn} delivered anyway), ${tmpLeft} file(s) left in tmp/`,
+      `left in the spool: ${spoolLeft.join(", ")}`,
     ].join("\n");
     for (const line of report.split("\n")) t.diagnostic(line);
     assert.ok(dups <= killed * MAX_IN_FLIGHT, `too many duplicates\n${report}\n${ctx()}`);
