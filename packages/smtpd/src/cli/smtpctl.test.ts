@@ -5,11 +5,16 @@ import { expandCommand } from "./smtpctl.js";
 test("commands expand from unambiguous prefixes, as OpenSMTPD's smtpctl", () => {
   assert.deepEqual(expandCommand(["sh", "q"]), ["show", "queue"]);
   assert.deepEqual(expandCommand(["show", "status"]), ["show", "status"]);
-  assert.deepEqual(expandCommand(["s", "e", "0123456789abcdef"]), [
+  assert.deepEqual(expandCommand(["sh", "e", "0123456789abcdef"]), [
     "show",
     "envelope",
     "0123456789abcdef",
   ]);
+  // `s` is show or schedule, as in OpenSMTPD.
+  assert.deepEqual(expandCommand(["s", "q"]), { error: "ambiguous command: s" });
+  assert.deepEqual(expandCommand(["sch", "all"]), ["schedule", "all"]);
+  assert.deepEqual(expandCommand(["p", "e", "all"]), ["pause", "envelope", "all"]);
+  assert.deepEqual(expandCommand(["res", "smtp"]), ["resume", "smtp"]);
   assert.deepEqual(expandCommand(["show", "st"]), { error: "ambiguous command: show st" });
   assert.deepEqual(expandCommand(["frobnicate"]), { error: "invalid command: frobnicate" });
   assert.deepEqual(expandCommand(["show"]), { error: "incomplete command: show" });

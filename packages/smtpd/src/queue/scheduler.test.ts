@@ -60,6 +60,10 @@ test("due envelopes run in time order within the concurrency limit; held ones wa
   await new Promise((r) => setImmediate(r));
   assert.deepEqual(ran.at(-1), "held");
   assert.ok(!ran.includes("relay"), "a paused kind waits");
+  done.get("later")!();
+  done.get("held")!();
+  await new Promise((r) => setImmediate(r));
+  assert.ok(!ran.includes("relay"), "a paused kind waits even with free slots");
   s.pause("mta", false);
   await new Promise((r) => setImmediate(r));
   assert.deepEqual(ran.at(-1), "relay");
