@@ -122,7 +122,10 @@ describe("UDP socket pool", () => {
   it("times out, ignores the late reply and goes on", async () => {
     mode = "hold2-reverse";
     const t = createNodeTransport({ udpSockets: 1 });
+    const t0 = performance.now();
     assert.equal((await t.exchange(request(9, "late.test", 100))).kind, "timeout");
+    const waited = performance.now() - t0;
+    assert.ok(waited >= 99 && waited < 1000, `timed out after ${waited} ms, never early`);
     // The second query releases both answers: the late one for ID 9 finds no one waiting.
     assert.equal(questionOf(await t.exchange(request(10, "next.test"))), "next.test");
   });

@@ -13,10 +13,14 @@ type Waiter = {
   id: number;
   sock: PoolSocket;
   resolve: (o: ExchangeOutcome) => void;
-  timer: NodeJS.Timeout | null;
   onAbort: (() => void) | null;
   /** Another exchange on the same socket with the same ID (16-bit IDs do collide). */
   next: Waiter | null;
+  /** The clock at the first sweep after the exchange began (-1 before): it began no later. */
+  seenMs: number;
+  /** Neighbours in the pool's list of exchanges in flight, oldest first. */
+  older: Waiter | null;
+  newer: Waiter | null;
 };
 
 /** A connected socket (the kernel drops datagrams from other sources) and its ID table. */
@@ -45,6 +49,11 @@ type ServerPool = {
 };
 
 const IDLE_CLOSE_MS = 2000;
+/**
+ * Timeouts are checked every SWEEP_MS by one interval timer, not by a timer per exchange: an
+ * exchange times out between timeoutMs and timeoutMs + 2 * SWEEP_MS after it began, never early.
+ */
+const SWEEP_MS = 20;
 const TIMEOUT: ExchangeOutcome = { kind: "timeout" };
 const ABORTED: ExchangeOutcome = { kind: "aborted" };
 
@@ -75,6 +84,9 @@ export class UdpPool {
   private readonly byServer = new WeakMap<Server, ServerPool>();
   private readonly maxQueries: number;
   private readonly size: number;
+  private oldest: Waiter | null = null;
+  private newest: Waiter | null = null;
+  private sweeper: NodeJS.Timeout | null = null;
 
   constructor(maxQueries: number, size: number) {
     this.maxQueries = Math.max(1, maxQueries);
@@ -88,12 +100,24 @@ export class UdpPool {
     const s = this.pick(p);
     const id = (req.query[0] ?? 0) * 256 + (req.query[1] ?? 0);
     return new Promise((resolve) => {
-      const w: Waiter = { req, id, sock: s, resolve, timer: null, onAbort: null, next: null };
-      w.next = s.waiting.get(id) ?? null;
+      const w: Waiter = {
+        req,
+        id,
+        sock: s,
+        resolve,
+        onAbort: null,
+        next: s.waiting.get(id) ?? null,
+        seenMs: -1,
+        older: this.newest,
+        newer: null,
+      };
       s.waiting.set(id, w);
       s.inflight++;
       p.inflight++;
-      w.timer = setTimeout(() => this.settle(w, TIMEOUT), req.timeoutMs);
+      if (this.newest) this.newest.newer = w;
+      else this.oldest = w;
+      this.newest = w;
+      this.sweeper ??= setInterval(() => this.sweep(), SWEEP_MS);
       if (signal) {
         w.onAbort = () => this.settle(w, ABORTED);
         signal.addEventListener("abort", w.onAbort, { once: true });
@@ -198,7 +222,10 @@ export class UdpPool {
       head.next = w.next;
     }
     w.next = null;
-    if (w.timer) clearTimeout(w.timer);
+    if (w.older) w.older.newer = w.newer;
+    else this.oldest = w.newer;
+    if (w.newer) w.newer.older = w.older;
+    else this.newest = w.older;
     if (w.onAbort) w.req.signal?.removeEventListener("abort", w.onAbort);
     s.inflight--;
     if (s.inflight === 0 && s.retired) closeSocket(s);
@@ -209,6 +236,21 @@ export class UdpPool {
       if (!p.idle) this.idleLater(p, IDLE_CLOSE_MS);
     }
     w.resolve(o);
+  }
+
+  /** Times out the exchanges that are due; stops when none is left. */
+  private sweep(): void {
+    const now = Date.now();
+    for (let w = this.oldest; w; ) {
+      const newer = w.newer;
+      if (w.seenMs < 0) w.seenMs = now;
+      else if (now - w.seenMs >= w.req.timeoutMs) this.settle(w, TIMEOUT);
+      w = newer;
+    }
+    if (!this.oldest && this.sweeper) {
+      clearInterval(this.sweeper);
+      this.sweeper = null;
+    }
   }
 
   private idleLater(p: ServerPool, ms: number): void {
