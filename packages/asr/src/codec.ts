@@ -2,7 +2,7 @@
 // truncated or trailing input gives an error value. Used by the resolver and the test servers.
 
 import { DecodeError, EncodeError, fail, ok, type Result } from "./errors.js";
-import { plainNameToWire } from "./names.js";
+import { plainWireLength, writePlainName } from "./names.js";
 import {
   CLASS_IN,
   dataTypeCode,
@@ -232,17 +232,17 @@ export type QueryOptions = {
 
 /** A query message; the same octets as encodeMessage would give, written directly. */
 export function buildQuery(q: QueryOptions): Result<Buffer> {
-  const qname = plainNameToWire(q.name);
-  if (qname) {
+  const qlen = plainWireLength(q.name);
+  if (qlen > 0) {
     const opt = q.udpSize ? 11 : 0;
-    const b = Buffer.allocUnsafe(12 + qname.length + 4 + opt);
+    const b = Buffer.allocUnsafe(12 + qlen + 4 + opt);
     b.writeUInt16BE(q.id & 0xffff, 0);
     const rd = (q.rd ?? true) ? 0x0100 : 0;
     b.writeUInt16BE(rd | (q.ad ? 0x0020 : 0) | (q.cd ? 0x0010 : 0), 2);
     b.writeUInt32BE(0x00010000, 4); // QDCOUNT 1, ANCOUNT 0
     b.writeUInt32BE(opt ? 1 : 0, 8); // NSCOUNT 0, ARCOUNT
-    qname.copy(b, 12);
-    let at = 12 + qname.length;
+    writePlainName(q.name, qlen, b, 12);
+    let at = 12 + qlen;
     b.writeUInt16BE(q.type & 0xffff, at);
     b.writeUInt16BE((q.klass ?? CLASS_IN) & 0xffff, at + 2);
     at += 4;

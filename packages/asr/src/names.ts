@@ -74,26 +74,29 @@ export function plainName(text: string): string | null {
   return end < 0 ? null : end === text.length ? text : text.slice(0, end);
 }
 
-/**
- * Wire form of a name written straight from its text, without per-label buffers; null when
- * the name has escapes or is invalid (callers then use nameToLabels, which says why).
- */
-export function plainNameToWire(text: string): Buffer | null {
-  if (text === ".") return Buffer.alloc(1);
+/** Octets of the wire form of a name without escapes (the root too), or -1 if not such a name. */
+export function plainWireLength(text: string): number {
+  if (text === ".") return 1;
   const end = plainEnd(text);
-  if (end < 0) return null;
-  const out = Buffer.allocUnsafe(end + 2);
-  let lenAt = 0;
+  return end < 0 ? -1 : end + 2;
+}
+
+/**
+ * Writes the wire form of a plain name at `at`, straight from its text, without per-label
+ * buffers; `wireLength` is what plainWireLength gave (the caller has checked it is not -1).
+ */
+export function writePlainName(text: string, wireLength: number, out: Buffer, at: number): void {
+  const end = wireLength - 2; // the text's length without a final dot
+  let lenAt = at;
   for (let i = 0; i < end; i++) {
     const c = text.charCodeAt(i);
     if (c === 0x2e) {
-      out[lenAt] = i - lenAt;
-      lenAt = i + 1;
-    } else out[i + 1] = c;
+      out[lenAt] = at + i - lenAt;
+      lenAt = at + i + 1;
+    } else out[at + i + 1] = c;
   }
-  out[lenAt] = end - lenAt;
-  out[end + 1] = 0;
-  return out;
+  if (end > 0) out[lenAt] = at + end - lenAt;
+  out[at + wireLength - 1] = 0;
 }
 
 /** Formats wire labels as presentation text, escaping what is not plain. */
