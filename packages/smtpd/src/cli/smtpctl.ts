@@ -97,7 +97,13 @@ export async function smtpctlMain(argv: readonly string[]): Promise<number> {
     return 1;
   }
   if (cmd[0] === "encrypt") return encrypt(cmd.slice(1));
-  const facts = platformFacts(root !== null ? { root } : {});
+  let facts: ReturnType<typeof platformFacts>;
+  try {
+    facts = platformFacts(root !== null ? { root } : {});
+  } catch (e) {
+    process.stderr.write(`smtpctl: ${(e as Error).message}\n`);
+    return 1;
+  }
   if (cmd[0] === "show" && cmd[1] === "queue")
     return showQueue(facts.controlSocket, facts.spoolDir, cmd.slice(2));
   try {
