@@ -12,6 +12,7 @@ import {
   mkdtempSync,
   readdirSync,
   readFileSync,
+  rmSync,
   writeFileSync,
 } from "node:fs";
 import { connect } from "node:net";
@@ -262,6 +263,7 @@ after(async () => {
   await stopDovecot();
   for (const u of USERS) spawnSync("userdel", ["-r", u]);
   assert.equal(code, 0, logs());
+  rmSync(root, { recursive: true, force: true });
 });
 
 /** Dovecot's own trace headers, then Facteur's Received, then the message as sent (in LF). */
