@@ -106,7 +106,10 @@ test("pause and resume smtp and mda", async () => {
 test("a valid reload applies to new sessions without dropping one in progress", async () => {
   const open = await session();
   assert.equal((await open.command("MAIL FROM:<a@client.test>")).code, 250);
-  writeFileSync(join(d.root, "smtpd.conf"), config(["a.test", "b.test"]));
+  writeFileSync(
+    join(d.root, "smtpd.conf"),
+    config(["a.test", "b.test"], "smtp max-message-size 20M"),
+  );
   const r = ctl("reload");
   assert.equal(r.code, 0, r.err);
   assert.equal(r.out, "configuration reloaded\n");
@@ -116,6 +119,11 @@ test("a valid reload applies to new sessions without dropping one in progress", 
   assert.equal((await open.command("Subject: s\r\n\r\nx\r\n.")).code, 250);
   open.close();
   await sendOne("z@b.test");
+  // New sessions see the new limits.
+  const fresh = await SmtpClient.open(port);
+  await fresh.reply();
+  assert.match((await fresh.command("EHLO client.test")).text, /SIZE 20971520/);
+  fresh.close();
 });
 
 test("an invalid reload is refused with the error and the daemon keeps serving", async () => {

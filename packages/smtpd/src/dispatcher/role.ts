@@ -106,23 +106,19 @@ const tlsInfo = (t: TLSSocket): string => {
   return `${t.getProtocol() ?? "TLS"}:${c.standardName ?? c.name}:${bits}`;
 };
 
-export async function runDispatcher({ channel, model, start }: RoleEnv): Promise<void> {
-  const resolver = new ResolverContext();
-  const counters: Record<string, number> = {
-    "smtp.session": 0,
-    "smtp.session.inet4": 0,
-    "smtp.session.inet6": 0,
-    "smtp.session.local": 0,
-    "smtp.tls": 0,
-    "smtp.kick": 0,
-  };
+/** TLS contexts of every listener, from the pki material the parent read. */
+function listenerTls(
+  model: Model,
+  pkiMaterial: Record<string, { cert: string; key: string }>,
+  caMaterial: Record<string, string>,
+): Map<number, TlsContexts> {
   const tls = new Map<number, TlsContexts>();
   for (const l of model.listeners) {
     if (l.tls === "none" && l.pkis.length === 0) continue;
     // Without `pki`, OpenSMTPD uses the pki named after the listener's hostname.
     const names = l.pkis.length > 0 ? l.pkis : [l.hostname.toLowerCase()];
     const pkis = names.flatMap((n) => {
-      const m = start.pki[n];
+      const m = pkiMaterial[n];
       return m !== undefined ? [{ name: n, cert: m.cert, key: m.key }] : [];
     });
     if (pkis.length === 0) {
@@ -135,11 +131,35 @@ export async function runDispatcher({ channel, model, start }: RoleEnv): Promise
         ciphers: l.ciphers,
         protocols: l.protocols,
         // `ca` names are case-insensitive, as pki names are (config lowercases the declaration).
-        caPem: l.ca !== null ? (start.ca[l.ca.toLowerCase()] ?? start.ca[l.ca] ?? null) : null,
+        caPem: l.ca !== null ? (caMaterial[l.ca.toLowerCase()] ?? caMaterial[l.ca] ?? null) : null,
         verify: l.tlsVerify,
       }),
     );
   }
+  return tls;
+}
+
+export async function runDispatcher(env: RoleEnv): Promise<void> {
+  const { channel, start } = env;
+  // Replaced on reload: new sessions use the new listener facts, limits and certificates;
+  // sessions in progress keep what they started with.
+  let model = env.model;
+  const resolver = new ResolverContext();
+  const counters: Record<string, number> = {
+    "smtp.session": 0,
+    "smtp.session.inet4": 0,
+    "smtp.session.inet6": 0,
+    "smtp.session.local": 0,
+    "smtp.tls": 0,
+    "smtp.kick": 0,
+  };
+  let tls = listenerTls(model, start.pki, start.ca);
+  env.onReload((next, update) => {
+    const t = listenerTls(next, update.pki, update.ca);
+    model = next;
+    tls = t;
+    log("info", "dispatcher: configuration reloaded");
+  });
   let active = 0;
   // `smtpctl pause smtp`: new sessions get 421 until resumed (running ones go on).
   let paused = false;
@@ -273,13 +293,15 @@ export async function runDispatcher({ channel, model, start }: RoleEnv): Promise
 
   channel.handle("dispatcher.stats", () => ({ counters: { ...counters } }));
   channel.onNotice("parent.listen", ({ listener }, handle) => {
-    const l = model.listeners[listener];
+    const first = model.listeners[listener];
     const server = handle as Server | undefined;
-    if (l === undefined || server === undefined || typeof server.on !== "function") {
+    if (first === undefined || server === undefined || typeof server.on !== "function") {
       log("warn", `dispatcher: bad listener handle for ${listener}`);
       return;
     }
     server.on("connection", (s: Socket) => {
+      // The listener as the current configuration describes it (a reload keeps its index).
+      const l = model.listeners[listener] ?? first;
       accept(l, s).catch((e: unknown) => {
         log("warn", `dispatcher: session setup failed: ${(e as Error).message}`);
         s.destroy();
