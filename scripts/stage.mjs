@@ -245,7 +245,10 @@ export async function stage(opts) {
     } else file(p, readFileSync(page.src));
   }
   // A program documented in another page (mailq in sendmail(8)) gets a link to that page.
-  for (const name of ["smtpd", "smtpctl", ...SMTPCTL_NAMES]) {
+  // Only for names a user can run by that name (Debian has no /usr/sbin/send-mail).
+  const linked = Object.keys(layout.mtaLinks).map((p) => posix.basename(p));
+  const exposed = linked.length > 0 ? linked : SMTPCTL_NAMES;
+  for (const name of ["smtpd", "smtpctl", ...exposed]) {
     if (pages.some((p) => p.name.replace(/\.\d$/, "") === name)) continue;
     const home = pages.find((p) => documents(p.src).includes(name));
     if (!home) continue;
