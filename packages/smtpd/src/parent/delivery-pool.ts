@@ -167,6 +167,8 @@ export class DeliveryPool {
       serialization: "advanced",
       stdio: ["ignore", "inherit", "inherit", "ipc"],
     });
+    // Sending to a worker that has just exited fails; its exit settles what it had.
+    proc.on("error", (e) => log("debug", `delivery worker for ${user.name}: ${e.message}`));
     const pending = new Map<number, (r: DeliveryResult) => void>();
     const forwards = new Map<number, (r: { text: string | null; error?: string }) => void>();
     const ready = new Promise<boolean>((resolve) => {

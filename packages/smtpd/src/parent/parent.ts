@@ -458,6 +458,9 @@ export async function runParent(args: SmtpdArgs): Promise<number> {
       serialization: "advanced",
       stdio: ["ignore", "inherit", "inherit", "ipc"],
     });
+    // A message to a child that has just exited (during a stop, or before "exit" is seen)
+    // fails with ERR_IPC_CHANNEL_CLOSED: the child's exit is handled on its own; never crash.
+    proc.on("error", (e) => log("debug", `${role}: ${e.message}`));
     const c: Child = { role, proc, hello: false, ready: false };
     children.set(role, c);
     proc.on("message", (m: unknown, handle: unknown) => {
