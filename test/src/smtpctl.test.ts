@@ -156,6 +156,40 @@ test("SIGHUP reloads too", async () => {
   await sendOne("w@d.test");
 });
 
+test("update table re-reads one table; an invalid file leaves it as it was", async () => {
+  const rcpts = join(root, "rcpts");
+  writeFileSync(rcpts, "one@t.test\n");
+  writeFileSync(
+    join(root, "smtpd.conf"),
+    config(
+      ["a.test", "b.test", "d.test"],
+      `table rcpts file:${rcpts}\nmatch from any for rcpt-to <rcpts> action "hold"`,
+    ),
+  );
+  assert.equal(ctl("reload").code, 0);
+  const rcptCode = async (rcpt: string) => {
+    const c = await session();
+    await c.command("MAIL FROM:<a@client.test>");
+    const r = await c.command(`RCPT TO:<${rcpt}>`);
+    c.close();
+    return r.code;
+  };
+  assert.equal(await rcptCode("one@t.test"), 250);
+  assert.equal(await rcptCode("two@t.test"), 550);
+  writeFileSync(rcpts, "one@t.test\ntwo@t.test\n");
+  assert.equal(await rcptCode("two@t.test"), 550, "not before the update");
+  const u = ctl("update", "table", "rcpts");
+  assert.equal(u.code, 0, u.err);
+  assert.equal(u.out, "command succeeded\n");
+  assert.equal(await rcptCode("two@t.test"), 250);
+  writeFileSync(rcpts, "one@t.test\nthree@t.test x\n");
+  const bad = ctl("update", "table", "rcpts");
+  assert.equal(bad.code, 1);
+  assert.match(bad.err, /table rcpts not updated: .*rcpts:2: /);
+  assert.equal(await rcptCode("two@t.test"), 250);
+  assert.equal(ctl("update", "table", "nosuch").code, 1);
+});
+
 test("show queue filters and --json", async () => {
   const json = ctl("show", "queue", "--rcpt", "z@b.test", "--json");
   assert.equal(json.code, 0, json.err);

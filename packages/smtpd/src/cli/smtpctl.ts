@@ -23,6 +23,7 @@ const COMMANDS: readonly (readonly string[])[] = [
   ["schedule"],
   ["remove"],
   ["reload"],
+  ["update", "table"],
   ["log", "brief"],
   ["log", "verbose"],
 ];

@@ -152,6 +152,17 @@ test("table files: lists, mappings, key: value, # @list, brackets, mixed entries
     },
   });
   assert.deepEqual(parseTableFile(""), { ok: true, entries: { type: "empty" } });
+  // One separator only: a value may begin with ':' (aliases(5) :include:).
+  assert.deepEqual(parseTableFile("pm: :include:/etc/list\nx :y\n"), {
+    ok: true,
+    entries: {
+      type: "map",
+      pairs: [
+        ["pm", ":include:/etc/list"],
+        ["x", ":y"],
+      ],
+    },
+  });
   const mixed = parseTableFile("a\nb c\n");
   assert.equal(mixed.ok, false);
   assert.equal(!mixed.ok && mixed.error.line, 2);

@@ -29,7 +29,12 @@ function splitLine(line: string): [string, string | null] {
     key = m[0];
     rest = line.slice(key.length);
   }
-  const value = rest.replace(/^[ \t:]+/, "").trim();
+  // As parse_table_line: one separator (space, tab or ':'), then blanks; a value may itself
+  // begin with ':' (`pm: :include:/etc/list`).
+  const value = rest
+    .slice(1)
+    .replace(/^[ \t]+/, "")
+    .trim();
   return [key, value === "" ? null : value];
 }
 

@@ -66,6 +66,8 @@ export interface Requests {
     req: { rcpt: string };
     res: { kind: "ok"; action: string } | { kind: "reject" | "tempfail"; reason: string };
   };
+  /** `smtpctl update table NAME`: re-read one table. */
+  "lookup.update-table": { req: { name: string }; res: { ok: boolean; text: string } };
   /** Expansion of a local recipient at delivery time (aliases, virtual, userbase). */
   "lookup.expand": {
     req: { action: string; rcpt: string };

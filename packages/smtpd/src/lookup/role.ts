@@ -114,6 +114,12 @@ export async function runLookup(env: RoleEnv): Promise<void> {
     };
   });
 
+  channel.handle("lookup.update-table", ({ name }) => {
+    const r = tables.update(name);
+    log(r.ok ? "info" : "warn", `lookup: update table ${name}: ${r.text.trim()}`);
+    return r;
+  });
+
   channel.handle("lookup.expand", ({ action, rcpt }) => expandRecipient(expandEnv, action, rcpt));
 
   // `senders <t>`: an authenticated user may only use the addresses its entry lists.

@@ -3,7 +3,7 @@
 import { BlockList, isIP } from "node:net";
 import { networkInterfaces } from "node:os";
 import type { InlineEntries, TableArg } from "../config/ast.js";
-import type { Model } from "../config/model.js";
+import type { Model, TableModel } from "../config/model.js";
 import { parseTableFile } from "../config/table-file.js";
 
 export type MatchService = "domain" | "mailaddr" | "netaddr" | "string" | "regex" | "credentials";
@@ -99,24 +99,42 @@ export class TableStore {
 
   /** (Re)read every file table; errors are kept and make lookups tempfail. */
   reload(): void {
-    for (const [name, t] of this.model.tables) {
-      if (t.kind === "inline") this.data.set(name, fromEntries(t.entries));
-      else if ((t.backend === "static" || t.backend === "file") && t.config !== null) {
-        try {
-          const r = parseTableFile(this.readFile(t.config));
-          if (!r.ok)
-            this.data.set(name, { error: `${t.config}:${r.error.line}: ${r.error.message}` });
-          else if (r.entries.type === "empty") this.data.set(name, { values: [], map: new Map() });
-          else this.data.set(name, fromEntries(r.entries));
-        } catch (e) {
-          this.data.set(name, { error: `${t.config}: ${(e as Error).message}` });
-        }
-      } else this.data.set(name, { error: `table backend "${t.backend}" is not supported yet` });
-    }
+    for (const [name, t] of this.model.tables) this.data.set(name, this.load(t));
     this.data.set("<localhost>", { values: ["local", ...interfaceAddresses()], map: new Map() });
     this.data.set("<localnames>", { values: ["localhost", this.model.hostname], map: new Map() });
     this.data.set("<anyhost>", { values: ["local", "0.0.0.0/0", "::/0"], map: new Map() });
     this.data.set("<anydestination>", { values: ["*"], map: new Map() });
+  }
+
+  /**
+   * A file is read as table(5) text. A `db:` table is read from its source text (the path
+   * without `.db`): Facteur reads no Berkeley DB files, and makemap(8) keeps the source.
+   */
+  private load(t: TableModel): TableData | { error: string } {
+    if (t.kind === "inline") return fromEntries(t.entries);
+    if (t.config === null || !["static", "file", "db"].includes(t.backend))
+      return { error: `table backend "${t.backend}" is not supported yet` };
+    const path = t.backend === "db" ? t.config.replace(/\.db$/, "") : t.config;
+    try {
+      const r = parseTableFile(this.readFile(path));
+      if (!r.ok) return { error: `${path}:${r.error.line}: ${r.error.message}` };
+      return r.entries.type === "empty" ? { values: [], map: new Map() } : fromEntries(r.entries);
+    } catch (e) {
+      return { error: `${path}: ${(e as Error).message}` };
+    }
+  }
+
+  /**
+   * `smtpctl update table NAME` (newaliases): re-reads one table. An unreadable or invalid
+   * file leaves the table as it was and says why.
+   */
+  update(name: string): { ok: boolean; text: string } {
+    const t = this.model.tables.get(name);
+    if (t === undefined) return { ok: false, text: `no such table: ${name}\n` };
+    const next = this.load(t);
+    if ("error" in next) return { ok: false, text: `table ${name} not updated: ${next.error}\n` };
+    this.data.set(name, next);
+    return { ok: true, text: "command succeeded\n" };
   }
 
   private resolve(arg: TableArg | string): TableData | { error: string } {

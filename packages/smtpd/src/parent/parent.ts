@@ -18,7 +18,7 @@ import { log, setLogVerbose } from "../log.js";
 import { SPOOL_DIRS } from "../queue/fs-backend.js";
 import { DeliveryPool } from "./delivery-pool.js";
 import { type Bound, bindListener, bindUnixSocket } from "./listeners.js";
-import { pickupOffline } from "./offline.js";
+import { OFFLINE_DIR_MODE, pickupOffline } from "./offline.js";
 
 const CHILD_ROLES = ["queue", "lookup", "dispatcher", "control"] as const;
 type ChildRole = (typeof CHILD_ROLES)[number];
@@ -131,8 +131,14 @@ export async function runParent(args: SmtpdArgs): Promise<number> {
       for (const [name, mode] of SPOOL_DIRS) {
         const dir = join(facts.spoolDir, name);
         mkdirSync(dir, { recursive: true, mode });
-        chownSync(dir, smtpq.uid, smtpq.gid ?? 0);
-        chmodSync(dir, mode);
+        // offline/ is root:<queue group> 3733: any user drops files, none lists them.
+        if (name === "offline") {
+          chownSync(dir, 0, smtpq.gid ?? 0);
+          chmodSync(dir, OFFLINE_DIR_MODE);
+        } else {
+          chownSync(dir, smtpq.uid, smtpq.gid ?? 0);
+          chmodSync(dir, mode);
+        }
       }
     }
   } catch (e) {
