@@ -37,7 +37,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** Start smtpd with `config` (text; `$ROOT` is replaced by the temp root) and wait for it. */
 export async function startDaemon(
   config: string,
-  opts: { root?: string; timeoutMs?: number } = {},
+  opts: { root?: string; timeoutMs?: number; args?: readonly string[] } = {},
 ): Promise<Daemon> {
   const root = opts.root ?? mkdtempSync(join(tmpdir(), "facteur-e2e-"));
   // The roles run as the smtpd users when the tests run as root: they must reach the root.
@@ -45,10 +45,14 @@ export async function startDaemon(
   const conf = join(root, "smtpd.conf");
   writeFileSync(conf, config.replaceAll("$ROOT", root));
   let log = "";
-  const proc = spawn(process.execPath, [SMTPD, "-d", "-v", "-f", conf, "--root", root], {
-    stdio: ["ignore", "pipe", "pipe"],
-    env: { ...process.env, FACTEUR_LIBEXEC: join(root, "libexec") },
-  });
+  const proc = spawn(
+    process.execPath,
+    [SMTPD, "-d", "-v", "-f", conf, "--root", root, ...(opts.args ?? [])],
+    {
+      stdio: ["ignore", "pipe", "pipe"],
+      env: { ...process.env, FACTEUR_LIBEXEC: join(root, "libexec") },
+    },
+  );
   proc.stdout?.on("data", (d: Buffer) => (log += d.toString()));
   proc.stderr?.on("data", (d: Buffer) => (log += d.toString()));
   const smtpctl = (...args: string[]) => {

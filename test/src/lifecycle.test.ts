@@ -99,3 +99,25 @@ test("directives from included files reach every process", async () => {
     rmSync(root, { recursive: true, force: true });
   }
 });
+
+test("-P smtp -P mda: the daemon starts with them paused", async () => {
+  const port = await freePort();
+  const d = await startDaemon(
+    `listen on 127.0.0.1 port ${port}\naction "l" mbox\nmatch for local action "l"\n`,
+    {
+      args: ["-P", "smtp", "-Pmda"],
+    },
+  );
+  try {
+    assert.equal(d.smtpctl("show", "status").out, "MDA paused\nMTA running\nSMTP paused\n");
+    const c = await SmtpClient.open(port);
+    assert.equal((await c.reply()).text, "421 4.3.2 Service temporarily unavailable");
+    c.close();
+    assert.equal(d.smtpctl("resume", "smtp").code, 0);
+    const c2 = await SmtpClient.open(port);
+    assert.equal((await c2.reply()).code, 220);
+    c2.close();
+  } finally {
+    assert.equal(await d.stop(), 0, d.log());
+  }
+});

@@ -21,6 +21,8 @@ export interface SmtpdArgs {
   readonly file: string | null;
   readonly defines: Readonly<Record<string, string>>;
   readonly root: string | null;
+  /** `-P mda|mta|smtp`: start with that part paused (smtpctl resume undoes it). */
+  readonly paused: readonly ("mda" | "mta" | "smtp")[];
   /** `-x ROLE`: run as one of the daemon's roles (started by the parent only) */
   readonly role: string | null;
 }
@@ -44,6 +46,7 @@ export function parseArgs(argv: readonly string[]): SmtpdArgs | { error: string 
   let file: string | null = null;
   let root: string | null = null;
   let role: string | null = null;
+  const paused: ("mda" | "mta" | "smtp")[] = [];
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     const value = (flag: string): string => {
@@ -63,7 +66,12 @@ export function parseArgs(argv: readonly string[]): SmtpdArgs | { error: string 
         defines[d.slice(0, eq)] = d.slice(eq + 1);
       } else if (a.startsWith("-f")) file = value("-f");
       else if (a.startsWith("-x")) role = value("-x");
-      else if (a.startsWith("-P") || a.startsWith("-T") || a.startsWith("-B")) value(a.slice(0, 2));
+      else if (a.startsWith("-P")) {
+        const v = value("-P");
+        if (v !== "mda" && v !== "mta" && v !== "smtp")
+          return { error: `invalid system specified for -P: ${v} (mda, mta or smtp)` };
+        paused.push(v);
+      } else if (a.startsWith("-T") || a.startsWith("-B")) value(a.slice(0, 2));
       else if (/^-[dFhnv]+$/.test(a)) {
         for (const c of a.slice(1)) {
           if (c === "h") return { help: true };
@@ -78,7 +86,7 @@ export function parseArgs(argv: readonly string[]): SmtpdArgs | { error: string 
   }
   // --syntax only changes what -n checks; alone it would start the daemon unasked
   if (syntaxOnly && !check) return { error: "--syntax is only valid with -n" };
-  return { check, syntaxOnly, verbose, foreground, file, defines, root, role };
+  return { check, syntaxOnly, verbose, foreground, file, defines, root, role, paused };
 }
 
 /** A FACTEUR_PLATFORM that names no platform, as one line; null when it is fine. */

@@ -245,6 +245,8 @@ export async function runParent(args: SmtpdArgs): Promise<number> {
     } else if (f.t === "note" && f.kind === "role.ready") {
       from.ready = true;
       if ([...children.values()].every((c) => c.ready)) {
+        // -P: paused before the scheduler starts and before the listeners open.
+        for (const what of args.paused) setPaused(what, true, () => undefined);
         for (const c of children.values())
           c.proc.send({ t: "note", from: "parent", to: c.role, kind: "parent.ready", body: {} });
         void openListeners();
@@ -261,8 +263,7 @@ export async function runParent(args: SmtpdArgs): Promise<number> {
       });
     } else if (f.t === "req" && f.kind === "parent.pause" && from.role === "control") {
       const { what, paused: p } = f.body as Requests["parent.pause"]["req"];
-      paused[what] = p;
-      const done = () =>
+      setPaused(what, p, () =>
         from.proc.send({
           t: "res",
           from: "parent",
@@ -270,28 +271,7 @@ export async function runParent(args: SmtpdArgs): Promise<number> {
           id: f.id,
           ok: true,
           body: { ok: true },
-        });
-      const target = what === "smtp" ? "dispatcher" : "queue";
-      const id = -f.id; // parent-originated request ids are negative: answers come back here
-      pendingParent.set(id, done);
-      children.get(target)?.proc.send(
-        what === "smtp"
-          ? {
-              t: "req",
-              from: "parent",
-              to: "dispatcher",
-              id,
-              kind: "dispatcher.pause",
-              body: { paused: p },
-            }
-          : {
-              t: "req",
-              from: "parent",
-              to: "queue",
-              id,
-              kind: "queue.control",
-              body: { op: p ? "pause" : "resume", target: what },
-            },
+        }),
       );
     } else if (f.t === "res" && pendingParent.has(f.id)) {
       pendingParent.get(f.id)!();
@@ -345,6 +325,33 @@ export async function runParent(args: SmtpdArgs): Promise<number> {
 
   const paused = { mda: false, mta: false, smtp: false };
   const pendingParent = new Map<number, () => void>();
+  let nextParentId = -1; // parent-originated request ids are negative: answers come back here
+
+  /** `smtpctl pause|resume mda|mta|smtp` and `smtpd -P`: tells the role that does the work. */
+  const setPaused = (what: "mda" | "mta" | "smtp", p: boolean, done: () => void) => {
+    paused[what] = p;
+    const id = nextParentId--;
+    pendingParent.set(id, done);
+    children.get(what === "smtp" ? "dispatcher" : "queue")?.proc.send(
+      what === "smtp"
+        ? {
+            t: "req",
+            from: "parent",
+            to: "dispatcher",
+            id,
+            kind: "dispatcher.pause",
+            body: { paused: p },
+          }
+        : {
+            t: "req",
+            from: "parent",
+            to: "queue",
+            id,
+            kind: "queue.control",
+            body: { op: p ? "pause" : "resume", target: what },
+          },
+    );
+  };
 
   /** SIGHUP and `smtpctl reload`: check the new configuration fully; apply it only if valid. */
   let reloading: Promise<{ ok: boolean; text: string }> | null = null;
