@@ -1,6 +1,7 @@
 // The dispatcher role: the SMTP server side. Receives the listening sockets the parent bound,
 // runs one SmtpSession per connection (the I/O-free core in ./smtp), and wires the session's
 // ports to the lookup and queue roles. Runs as the unprivileged smtpd user.
+import { randomBytes } from "node:crypto";
 import type { Server, Socket } from "node:net";
 import { TLSSocket } from "node:tls";
 import { getnameinfo, ResolverContext } from "@facteur/asr";
@@ -9,7 +10,7 @@ import type { EnvelopeDraft, SessionFacts, WireReply } from "../ipc/messages.js"
 import type { RoleEnv } from "../ipc/role-boot.js";
 import { log } from "../log.js";
 import { pathToString } from "../smtp/address.js";
-import { formatReply, type Reply } from "../smtp/reply.js";
+import { formatReply, type Reply, replyText } from "../smtp/reply.js";
 import { SmtpSession } from "./smtp/session.js";
 import type {
   ConnectionFacts,
@@ -27,6 +28,9 @@ export const SESSION_TIMEOUT_MS = 300_000;
 const RDNS_TIMEOUT_MS = 10_000;
 /** Sessions beyond this are answered 421 and closed (OpenSMTPD: max-sessions). */
 const MAX_SESSIONS = 1024;
+
+/** Log text from client bytes: printable ASCII only. */
+const printable = (s: string) => s.replace(/[^\x20-\x7e]/g, "?");
 
 const tempfail = (text: string): Reply => ({ code: 451, esc: "4.3.0", lines: [text] });
 const asReply = (w: WireReply): Reply => ({
@@ -210,7 +214,9 @@ export async function runDispatcher(env: RoleEnv): Promise<void> {
     let secure = false;
     let info: string | undefined;
     let verified = false;
-    const tag = `${remoteAddress}:${raw.remotePort ?? 0}`;
+    // OpenSMTPD's session id: every log line of the session starts with it.
+    const tag = randomBytes(8).toString("hex");
+    log("info", `${tag} smtp connected address=${remoteAddress} host=${rdns ?? remoteAddress}`);
     if (l.tls === "smtps") {
       if (ctxs === undefined) return void raw.destroy();
       const t = await handshake(raw, ctxs, l.tlsVerify, tag);
@@ -220,6 +226,7 @@ export async function runDispatcher(env: RoleEnv): Promise<void> {
       info = tlsInfo(t);
       verified = peerVerifyError(t) === null;
       counters["smtp.tls"]!++;
+      log("info", `${tag} smtp tls ciphers=${info}`);
     }
     const conn: ConnectionFacts = {
       remoteAddress,
@@ -230,14 +237,16 @@ export async function runDispatcher(env: RoleEnv): Promise<void> {
       ...(info !== undefined ? { tlsInfo: info, tlsVerified: verified } : {}),
     };
     const ports: SessionPorts = {
-      authenticate: async (user, password) =>
-        (
-          await channel.request("lookup", "lookup.authenticate", {
-            listener: l.index,
-            user,
-            password,
-          })
-        ).result,
+      authenticate: async (user, password) => {
+        const { result } = await channel.request("lookup", "lookup.authenticate", {
+          listener: l.index,
+          user,
+          password,
+        });
+        const shown = result === "ok" ? "ok" : result === "fail" ? "permfail" : "tempfail";
+        log("info", `${tag} smtp authentication user=${printable(user)} result=${shown}`);
+        return result;
+      },
       checkSender: async (s, from) => {
         const r = await channel.request("lookup", "lookup.check-sender", {
           session: sessionFacts(l, s),
@@ -271,12 +280,20 @@ export async function runDispatcher(env: RoleEnv): Promise<void> {
           envelopes: envelopeDrafts(l, conn, tx),
         });
         if (r.kind === "ok") {
-          for (const rc of tx.recipients)
+          const from = printable(pathToString(tx.sender));
+          const proto = tx.session.isEsmtp ? "ESMTP" : "SMTP";
+          log(
+            "info",
+            `${tag} smtp message msgid=${msgid} size=${tx.messageBytes} nrcpt=${tx.recipients.length} proto=${proto}`,
+          );
+          tx.recipients.forEach((rc, i) => {
+            const evpid = r.evpids?.[i] ?? msgid;
             log(
               "info",
-              `${tag} msgid=${msgid} from=<${pathToString(tx.sender)}> to=<${pathToString(rc.path)}> size=${tx.messageBytes} result=Ok`,
+              `${tag} smtp envelope evpid=${evpid} from=<${from}> to=<${printable(pathToString(rc.path))}>`,
             );
-          return r;
+          });
+          return { kind: "ok" };
         }
         log("warn", `${tag} msgid=${msgid} queue commit failed: ${r.reason}`);
         return { kind: "tempfail", reply: tempfail("Temporary failure: queue commit failed") };
@@ -285,9 +302,13 @@ export async function runDispatcher(env: RoleEnv): Promise<void> {
         await channel.request("queue", "queue.message-abort", { msgid });
       },
       log: (level, message) => log(level === "error" ? "warn" : level, `${tag} ${message}`),
+      failedCommand: (command, reply) =>
+        log(
+          "info",
+          `${tag} smtp failed-command command="${printable(command)}" result="${replyText(reply)}"`,
+        ),
     };
     const session = new SmtpSession(listenerFacts(l, model), conn, ports);
-    log("info", `${tag} connected (rdns ${rdns ?? "none"}) on listener ${l.index}`);
     serve(session, sock, { ctxs, verify: l.tlsVerify, tag }, counters);
   };
 
@@ -378,33 +399,39 @@ function serve(
   const { ctxs, verify, tag } = tlsOpts;
   let sock = first;
   let closed = false;
-  const finish = () => {
+  const finish = (reason: string) => {
     if (closed) return;
     closed = true;
+    log("info", `${tag} smtp disconnected reason=${reason}`);
     void session.disconnected();
   };
   const write = (r: Reply) => {
     if (!sock.destroyed) sock.write(formatReply(r));
   };
+  let reason = "disconnect";
   const run = async (outs: Output[]) => {
     for (const o of outs) {
-      if (o.kind === "reply") write(o.reply);
-      else if (o.kind === "close") {
+      if (o.kind === "reply") {
+        write(o.reply);
+        if (o.reply.code === 221) reason = "quit";
+        else if (o.reply.code === 421) reason = o.reply.esc === "4.4.2" ? "timeout" : "error";
+      } else if (o.kind === "close") {
         sock.end();
-        finish();
+        finish(reason);
         return;
       } else if (o.kind === "starttls") {
         if (ctxs === undefined) {
           sock.end();
-          finish();
+          finish("error");
           return;
         }
         const t = await handshake(sock, ctxs, verify, tag);
         if (t === null) {
-          finish();
+          finish("tls-error");
           return;
         }
         counters["smtp.tls"]!++;
+        log("info", `${tag} smtp tls ciphers=${tlsInfo(t)}`);
         session.tlsEstablished(tlsInfo(t), peerVerifyError(t) === null);
         attach(t);
         return;
@@ -423,7 +450,7 @@ function serve(
       s.pause();
       pending = session.feed(buf).then(run, () => {
         s.destroy();
-        finish();
+        finish("error");
       });
     });
     // A client that half-closes after its last command (`nc -N`, scripts) still gets the
@@ -433,10 +460,10 @@ function serve(
       void pending.then(() => {
         if (closed || sock !== s) return;
         s.end();
-        finish();
+        finish("disconnect");
       });
     });
-    s.on("close", finish);
+    s.on("close", () => finish("disconnect"));
     s.on("error", () => s.destroy());
   };
   attach(first);

@@ -109,7 +109,8 @@ export interface Requests {
   };
   "queue.message-commit": {
     req: { msgid: string; envelopes: readonly EnvelopeDraft[] };
-    res: { kind: "ok" } | { kind: "tempfail"; reason: string };
+    /** evpids in the order of the drafts. */
+    res: { kind: "ok"; evpids?: readonly string[] } | { kind: "tempfail"; reason: string };
   };
   "queue.message-abort": { req: { msgid: string }; res: { kind: "ok" } };
   "queue.list": { req: { msgid?: string }; res: { lines: readonly string[] } };

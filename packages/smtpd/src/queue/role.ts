@@ -110,7 +110,7 @@ export async function runQueue(env: RoleEnv): Promise<void> {
     }
     counters["queue.message"]!++;
     counters["queue.envelope"]! += envelopes.length;
-    return { kind: "ok" };
+    return { kind: "ok", evpids: ids };
   });
 
   channel.handle("queue.message-abort", async ({ msgid }) => {

@@ -64,6 +64,9 @@ export class SmtpSession {
   #buf: Buffer = EMPTY;
   #closed = false;
   #chain: Promise<unknown> = Promise.resolve();
+  /** The command being answered, as logged: printable, AUTH credentials left out. */
+  #lastCommand = "";
+  #authCommand = "AUTH";
 
   constructor(
     listener: ListenerFacts,
@@ -176,6 +179,7 @@ export class SmtpSession {
 
   /** A reply to a command: protocol errors are counted, too many of them end the session. */
   async #answer(out: Output[], reply: Reply): Promise<void> {
+    if (reply.code >= 400) this.#ports.failedCommand?.(this.#lastCommand, reply);
     await this.#emit(out, reply);
     if (!ERROR_CODES.has(reply.code)) return;
     if (++this.#s.errors >= MAX_ERRORS) await this.#emit(out, tooManyErrors);
@@ -230,16 +234,24 @@ export class SmtpSession {
     const mode = this.#mode;
     if (mode.kind === "auth") {
       this.#mode = { kind: "command" };
+      this.#lastCommand = `${this.#authCommand} (...)`;
       if (text === null) return this.#answer(out, authBadBase64);
       const r = await authLine(mode.step, text, this.#s, this.#ports);
       if (r.next !== null) this.#mode = { kind: "auth", step: r.next };
       return this.#answer(out, r.reply);
     }
-    if (text === null) return this.#answer(out, badChars);
+    if (text === null) {
+      this.#lastCommand = "<unprintable>";
+      return this.#answer(out, badChars);
+    }
     const line = text.replace(/ +$/, "");
     const sp = line.indexOf(" ");
     const verb = (sp < 0 ? line : line.slice(0, sp)).toUpperCase();
     const args = sp < 0 ? "" : line.slice(sp + 1).replace(/^ +/, "");
+    if (verb === "AUTH") {
+      this.#authCommand = `AUTH ${args.split(" ")[0]?.toUpperCase() ?? ""}`.trim();
+      this.#lastCommand = args.includes(" ") ? `${this.#authCommand} (...)` : this.#authCommand;
+    } else this.#lastCommand = line.replace(/[^\x20-\x7e]/g, "?").slice(0, 512);
     const reply = await this.#command(verb, args);
     if (reply === null) return; // BDAT: answered after its chunk
     await this.#answer(out, reply);

@@ -87,6 +87,11 @@ export interface SessionPorts {
   abortMessage(msgid: string): Promise<void>;
   /** Optional log sink for details that never go to the client. */
   log?(level: "info" | "warn" | "error", message: string): void;
+  /**
+   * A command answered 4xx/5xx, for OpenSMTPD's `smtp failed-command` log line (log
+   * watchers such as fail2ban read it). AUTH arguments are never passed on.
+   */
+  failedCommand?(command: string, reply: Reply): void;
 }
 
 export type Output = { kind: "reply"; reply: Reply } | { kind: "starttls" } | { kind: "close" };
