@@ -82,7 +82,8 @@ function decode(buf: Buffer): Message {
   const r = new Reader(buf);
   const id = r.u16("header");
   const f = r.u16("header");
-  const counts = [r.u16("header"), r.u16("header"), r.u16("header"), r.u16("header")] as const;
+  const qdcount = r.u16("header");
+  const counts = [r.u16("header"), r.u16("header"), r.u16("header")];
   const flags: Flags = {
     qr: (f & 0x8000) !== 0,
     aa: (f & 0x0400) !== 0,
@@ -94,13 +95,13 @@ function decode(buf: Buffer): Message {
     cd: (f & 0x0010) !== 0,
   };
   const questions: Question[] = [];
-  for (let i = 0; i < counts[0]; i++)
+  for (let i = 0; i < qdcount; i++)
     questions.push({ name: r.name(), type: r.u16("qtype"), class: r.u16("qclass") });
   const sections: ResourceRecord[][] = [[], [], []];
   let edns: Edns | null = null;
   let rcode = f & 0x0f;
   for (let s = 0; s < 3; s++) {
-    const n = counts[s + 1] ?? 0;
+    const n = counts[s] ?? 0;
     for (let i = 0; i < n; i++) {
       const at = r.pos;
       const name = r.name();

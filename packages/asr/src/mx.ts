@@ -8,7 +8,7 @@ import { RCODES } from "./codec.js";
 import type { ResolverContext } from "./context.js";
 import { parseIPv4, parseIPv6 } from "./ip.js";
 import { canonicalName, stripDot } from "./names.js";
-import { followChain, queryName, resQuery } from "./query.js";
+import { followChain, type QueryResult, queryName, resQuery } from "./query.js";
 import { TYPES } from "./rdata.js";
 
 export type MxHost = { preference: number; exchange: string };
@@ -56,7 +56,12 @@ function addressLiteral(domain: string): string | null {
 
 /** Orders hosts by preference; ties are shuffled (uniformly) unless `shuffle` is false. */
 export function orderHosts(hosts: MxHost[], shuffle = true): MxHost[] {
-  const out = hosts.slice().sort((a, b) => a.preference - b.preference);
+  const out = hosts.slice();
+  const [a, b] = out;
+  // Two hosts (the usual case) are put in order by hand: sort() makes a work array.
+  if (out.length === 2 && a && b) {
+    if (a.preference > b.preference) out.reverse();
+  } else if (out.length > 2) out.sort((x, y) => x.preference - y.preference);
   if (!shuffle) return out;
   // Fisher-Yates within each run of equal preferences; no draw when there is no tie.
   for (let start = 0; start < out.length; ) {
@@ -76,20 +81,29 @@ export function orderHosts(hosts: MxHost[], shuffle = true): MxHost[] {
 const isNullExchange = (x: string) => x === "." || canonicalName(x) === "localhost";
 
 /** The MX decision for a mail domain, as smtpd's dns.c makes it (res_query, no search). */
-export async function resolveMx(
+export function resolveMx(
   ctx: ResolverContext,
   domain: string,
   o: { shuffle?: boolean; signal?: AbortSignal } = {},
 ): Promise<MxDecision> {
   if (domain.startsWith("[")) {
     const lit = addressLiteral(domain);
-    return lit
-      ? decision("literal", "address literal", [{ preference: 0, exchange: lit }])
-      : decision("invalid", "bad address literal");
+    return Promise.resolve(
+      lit
+        ? decision("literal", "address literal", [{ preference: 0, exchange: lit }])
+        : decision("invalid", "bad address literal"),
+    );
   }
   const q = queryName(domain);
-  if (!q.ok) return decision("invalid", `invalid domain name: ${q.reason}`);
-  const r = await resQuery(ctx, q.name, TYPES.MX, o.signal ? { signal: o.signal } : {});
+  if (!q.ok) return Promise.resolve(decision("invalid", `invalid domain name: ${q.reason}`));
+  const shuffle = o.shuffle ?? true;
+  return resQuery(ctx, q.name, TYPES.MX, o.signal ? { signal: o.signal } : {}).then((r) =>
+    mxDecision(r, shuffle),
+  );
+}
+
+/** The decision from the MX query's result (dns.c: dns_dispatch_mx and its fallbacks). */
+function mxDecision(r: QueryResult, shuffle: boolean): MxDecision {
   if (r.errno) return decision("tempfail", `MX lookup failed: ${r.reason ?? r.errno}`);
   if (r.rcode === RCODES.NXDOMAIN) return decision("nxdomain", "domain does not exist", [], r.ad);
   if (r.rcode !== RCODES.NOERROR || !r.message) {
@@ -101,21 +115,24 @@ export async function resolveMx(
   }
   const chain = followChain(r.message, r.name, TYPES.MX);
   if (chain.broken) return decision("tempfail", "CNAME loop in MX answer");
-  const mx: MxHost[] = [];
-  for (const rr of chain.records)
-    if (rr.data.type === "MX")
-      mx.push({ preference: rr.data.preference, exchange: stripDot(rr.data.exchange) });
-  if (mx.length === 0)
+  let mx = 0;
+  const usable: MxHost[] = [];
+  for (const rr of chain.records) {
+    if (rr.data.type !== "MX") continue;
+    mx++;
+    const exchange = stripDot(rr.data.exchange);
+    if (!isNullExchange(exchange)) usable.push({ preference: rr.data.preference, exchange });
+  }
+  if (mx === 0)
     return decision(
       "implicit",
       "no MX records: implicit MX (RFC 5321 §5.1)",
       [{ preference: 0, exchange: chain.canonname }],
       r.ad,
     );
-  const usable = mx.filter((h) => !isNullExchange(h.exchange));
   if (usable.length === 0)
     return decision("null-mx", "domain does not accept mail (RFC 7505)", [], r.ad);
-  return decision("mx", "MX records", orderHosts(usable, o.shuffle ?? true), r.ad);
+  return decision("mx", "MX records", orderHosts(usable, shuffle), r.ad);
 }
 
 export type MxTarget = MxHost & { addresses: AddrInfo[]; error: GaiError | null; secure: boolean };

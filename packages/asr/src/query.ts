@@ -15,7 +15,7 @@ import {
 import { toASCII } from "./punycode.js";
 import { CLASS_IN, type RecordData, TYPES } from "./rdata.js";
 import type { Server } from "./resolv-conf.js";
-import { type NetErrno, sendQuery } from "./send.js";
+import { type NetErrno, type SendOutcome, sendQuery } from "./send.js";
 
 export type HErrno = "NETDB_SUCCESS" | "HOST_NOT_FOUND" | "TRY_AGAIN" | "NO_RECOVERY" | "NO_DATA";
 
@@ -96,21 +96,25 @@ function failed(
   };
 }
 
-async function queryWith(
+function queryWith(
   ctx: ResolverContext,
   snap: Snapshot,
   name: string,
   type: number,
   o: QueryOptions,
 ): Promise<QueryResult> {
-  const out = await sendQuery(ctx, snap, {
+  const req = {
     name,
     type,
     klass: o.klass ?? CLASS_IN,
     dnssecOk: o.dnssecOk,
     signal: o.signal,
     servers: o.servers,
-  });
+  };
+  return sendQuery(ctx, snap, req).then((out) => queryResult(name, type, out));
+}
+
+function queryResult(name: string, type: number, out: SendOutcome): QueryResult {
   if (out.kind === "neterror")
     return failed(
       name,

@@ -149,118 +149,141 @@ export function sendQuery(
   if (servers.length === 0)
     return Promise.resolve({ kind: "neterror", errno: "ECONNREFUSED", reason: "no nameservers" });
   const slot = ctx.acquire();
-  if (slot === true) return rounds(ctx, snap, req, servers);
+  if (slot === true) return walk(new Walk(ctx, snap, req, servers));
   return slot.then((ok) =>
     ok
-      ? rounds(ctx, snap, req, servers)
+      ? walk(new Walk(ctx, snap, req, servers))
       : { kind: "neterror", errno: "EAGAIN", reason: "too many queries queued" },
   );
 }
 
-/** A query's way through the servers: who was given up on, and the best failure so far. */
-type Walk = {
-  /** Servers given up on, and servers to ask without EDNS; made on first use. */
-  done: Set<number> | null;
-  noEdns: Set<number> | null;
-  last: SendOutcome | null;
-  sawTimeout: boolean;
-  lastReason: string;
-};
-
-/**
- * The rounds over the servers, with libasr's backoff (timeout << round / servers, floor 1 s)
- * and an overall deadline. Runs holding a slot of ctx.acquire() and releases it.
- */
-async function rounds(
-  ctx: ResolverContext,
-  snap: Snapshot,
-  req: SendRequest,
-  servers: Server[],
-): Promise<SendOutcome> {
+/** Runs a walk over the servers, holding a slot of ctx.acquire(), and releases it. */
+async function walk(w: Walk): Promise<SendOutcome> {
   try {
-    const n = servers.length;
-    const start = ctx.firstServer(snap.conf);
-    const w: Walk = {
-      done: null,
-      noEdns: null,
-      last: null,
-      sawTimeout: false,
-      lastReason: "no server answered",
-    };
-    const startedMs = Date.now();
-    const deadline = startedMs + (ctx.options.deadlineMs ?? 120000);
-    let first = true;
-    for (let round = 0; round < snap.conf.attempts && (w.done?.size ?? 0) < n; round++) {
-      const t = snap.conf.timeoutMs;
-      const timeoutMs = round === 0 ? t : Math.max(1000, Math.floor((t * 2 ** round) / n));
-      for (let k = 0; k < n; k++) {
-        const i = (start + k) % n;
-        const server = servers[i];
-        if (!server || w.done?.has(i)) continue;
-        // The first attempt starts now: no need to read the clock again.
-        const attemptMs = first ? startedMs : Date.now();
-        first = false;
-        const left = deadline - attemptMs;
-        if (left <= 0)
-          return { kind: "neterror", errno: "ETIMEDOUT", reason: "query deadline passed" };
-        const sentEdns = snap.conf.edns0 && !w.noEdns?.has(i);
-        const x = prepare(ctx, snap, server, req, Math.min(timeoutMs, left), sentEdns);
-        if ("invalid" in x) return { kind: "neterror", errno: "EINVAL", reason: x.invalid };
-        let o = await ctx.transport.exchange(x);
-        if (!x.tcp && o.kind === "reply" && o.message.flags.tc)
-          o = await retryOverTcp(ctx, x, attemptMs);
-        const verdict = judge(w, snap, server, i, sentEdns, o);
-        if (verdict === "again") k--;
-        else if (verdict !== "next") return verdict;
-      }
+    for (let x = w.next(); x; x = w.next()) {
+      let o = await w.ctx.transport.exchange(x);
+      if (!x.tcp && o.kind === "reply" && o.message.flags.tc)
+        o = await retryOverTcp(w.ctx, x, w.attemptMs);
+      w.take(o);
     }
-    if (w.last) return w.last;
-    return w.sawTimeout
-      ? { kind: "neterror", errno: "ETIMEDOUT", reason: w.lastReason }
-      : { kind: "neterror", errno: "ECONNREFUSED", reason: w.lastReason };
+    return w.outcome ?? w.failure();
   } finally {
-    ctx.release();
+    w.ctx.release();
   }
 }
 
 /**
- * What one attempt's outcome means: the query's outcome, "next" (go on to the next server)
- * or "again" (ask the same server again, without EDNS).
+ * A query's way through the servers: rounds over them with libasr's backoff (timeout << round
+ * / servers, floor 1 s) and an overall deadline. next() gives the next exchange to make, or
+ * null once the query has its outcome; take() judges an exchange's outcome.
  */
-function judge(
-  w: Walk,
-  snap: Snapshot,
-  server: Server,
-  i: number,
-  sentEdns: boolean,
-  o: ExchangeOutcome,
-): SendOutcome | "next" | "again" {
-  if (o.kind === "aborted") return { kind: "neterror", errno: "ECANCELED", reason: "aborted" };
-  if (o.kind === "timeout") {
-    w.sawTimeout = true;
-    w.lastReason = `${server.address}#${server.port}: timeout`;
-    return "next";
+class Walk {
+  readonly ctx: ResolverContext;
+  private readonly snap: Snapshot;
+  private readonly req: SendRequest;
+  private readonly servers: Server[];
+  private readonly start: number;
+  private readonly deadline: number;
+  private round = 0;
+  private k = -1;
+  private timeoutMs: number;
+  /** When the current attempt began. */
+  attemptMs: number;
+  private first = true;
+  private server: Server | null = null;
+  private sentEdns = false;
+  /** Servers given up on, and servers to ask without EDNS; made on first use. */
+  private done: Set<number> | null = null;
+  private noEdns: Set<number> | null = null;
+  /** The last SERVFAIL-like reply, returned when every server failed. */
+  private last: SendOutcome | null = null;
+  private sawTimeout = false;
+  private lastReason = "no server answered";
+  outcome: SendOutcome | null = null;
+
+  constructor(ctx: ResolverContext, snap: Snapshot, req: SendRequest, servers: Server[]) {
+    this.ctx = ctx;
+    this.snap = snap;
+    this.req = req;
+    this.servers = servers;
+    this.start = ctx.firstServer(snap.conf);
+    this.attemptMs = Date.now();
+    this.deadline = this.attemptMs + (ctx.options.deadlineMs ?? 120000);
+    this.timeoutMs = snap.conf.timeoutMs;
   }
-  if (o.kind === "refused" || o.kind === "error") {
-    w.done ??= new Set();
-    w.done.add(i);
-    w.lastReason = `${server.address}#${server.port}: ${o.kind === "error" ? o.reason : "connection refused"}`;
-    return "next";
+
+  next(): ExchangeRequest | null {
+    if (this.outcome) return null;
+    const n = this.servers.length;
+    for (;;) {
+      if (++this.k >= n) {
+        this.k = 0;
+        this.round++;
+        const t = this.snap.conf.timeoutMs;
+        this.timeoutMs = Math.max(1000, Math.floor((t * 2 ** this.round) / n));
+      }
+      if (this.round >= this.snap.conf.attempts || (this.k === 0 && (this.done?.size ?? 0) >= n))
+        return null;
+      const i = (this.start + this.k) % n;
+      const server = this.servers[i];
+      if (!server || this.done?.has(i)) continue;
+      // The first attempt starts when the walk does: no need to read the clock again.
+      if (!this.first) this.attemptMs = Date.now();
+      this.first = false;
+      const left = this.deadline - this.attemptMs;
+      if (left <= 0) {
+        this.outcome = { kind: "neterror", errno: "ETIMEDOUT", reason: "query deadline passed" };
+        return null;
+      }
+      this.server = server;
+      this.sentEdns = this.snap.conf.edns0 && !this.noEdns?.has(i);
+      const { ctx, snap, req } = this;
+      const x = prepare(ctx, snap, server, req, Math.min(this.timeoutMs, left), this.sentEdns);
+      if (!("invalid" in x)) return x;
+      this.outcome = { kind: "neterror", errno: "EINVAL", reason: x.invalid };
+      return null;
+    }
   }
-  const rcode = o.message.rcode;
-  if (sentEdns && EDNS_TROUBLE.has(rcode)) {
-    // RFC 6891 §7: the server may not do EDNS; ask it again without OPT.
-    w.noEdns ??= new Set();
-    w.noEdns.add(i);
-    return "again";
+
+  /** Judges the outcome of the exchange next() gave: the query's outcome, or on to the next. */
+  take(o: ExchangeOutcome): void {
+    const server = this.server as Server;
+    const i = (this.start + this.k) % this.servers.length;
+    if (o.kind === "aborted") {
+      this.outcome = { kind: "neterror", errno: "ECANCELED", reason: "aborted" };
+    } else if (o.kind === "timeout") {
+      this.sawTimeout = true;
+      this.lastReason = `${server.address}#${server.port}: timeout`;
+    } else if (o.kind === "refused" || o.kind === "error") {
+      this.giveUp(i);
+      this.lastReason = `${server.address}#${server.port}: ${o.kind === "error" ? o.reason : "connection refused"}`;
+    } else if (this.sentEdns && EDNS_TROUBLE.has(o.message.rcode)) {
+      // RFC 6891 §7: the server may not do EDNS; ask it again without OPT.
+      this.noEdns ??= new Set();
+      this.noEdns.add(i);
+      this.k--;
+    } else {
+      const ad = this.snap.trusted && o.message.flags.ad;
+      const m = o.message;
+      const message = ad === m.flags.ad ? m : { ...m, flags: { ...m.flags, ad } };
+      const reply: SendOutcome = { kind: "reply", message, raw: o.raw, server, ad };
+      if (FAILOVER_RCODES.has(m.rcode)) {
+        this.last = reply;
+        this.giveUp(i);
+      } else this.outcome = reply;
+    }
   }
-  const ad = snap.trusted && o.message.flags.ad;
-  const message =
-    ad === o.message.flags.ad ? o.message : { ...o.message, flags: { ...o.message.flags, ad } };
-  const reply: SendOutcome = { kind: "reply", message, raw: o.raw, server, ad };
-  if (!FAILOVER_RCODES.has(rcode)) return reply;
-  w.last = reply;
-  w.done ??= new Set();
-  w.done.add(i);
-  return "next";
+
+  private giveUp(i: number): void {
+    this.done ??= new Set();
+    this.done.add(i);
+  }
+
+  /** Every server failed: the last SERVFAIL-like reply, else a network error. */
+  failure(): SendOutcome {
+    if (this.last) return this.last;
+    return this.sawTimeout
+      ? { kind: "neterror", errno: "ETIMEDOUT", reason: this.lastReason }
+      : { kind: "neterror", errno: "ECONNREFUSED", reason: this.lastReason };
+  }
 }

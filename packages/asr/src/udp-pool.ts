@@ -56,6 +56,7 @@ const IDLE_CLOSE_MS = 2000;
 const SWEEP_MS = 20;
 const TIMEOUT: ExchangeOutcome = { kind: "timeout" };
 const ABORTED: ExchangeOutcome = { kind: "aborted" };
+const NOOP = () => {};
 
 export function errorOutcome(e: NodeJS.ErrnoException): ExchangeOutcome {
   return e.code === "ECONNREFUSED"
@@ -99,33 +100,35 @@ export class UdpPool {
     const p = this.poolOf(req.server);
     const s = this.pick(p);
     const id = (req.query[0] ?? 0) * 256 + (req.query[1] ?? 0);
-    return new Promise((resolve) => {
-      const w: Waiter = {
-        req,
-        id,
-        sock: s,
-        resolve,
-        onAbort: null,
-        next: s.waiting.get(id) ?? null,
-        seenMs: -1,
-        older: this.newest,
-        newer: null,
-      };
-      s.waiting.set(id, w);
-      s.inflight++;
-      p.inflight++;
-      if (this.newest) this.newest.newer = w;
-      else this.oldest = w;
-      this.newest = w;
-      this.sweeper ??= setInterval(() => this.sweep(), SWEEP_MS);
-      if (signal) {
-        w.onAbort = () => this.settle(w, ABORTED);
-        signal.addEventListener("abort", w.onAbort, { once: true });
-      }
-      // Without a callback, send errors arrive as "error" events, which fail the waiters.
-      if (s.connected) s.sock.send(req.query);
-      else s.queued.push(req.query);
+    const w: Waiter = {
+      req,
+      id,
+      sock: s,
+      resolve: NOOP,
+      onAbort: null,
+      next: s.waiting.get(id) ?? null,
+      seenMs: -1,
+      older: this.newest,
+      newer: null,
+    };
+    const done = new Promise<ExchangeOutcome>((resolve) => {
+      w.resolve = resolve;
     });
+    s.waiting.set(id, w);
+    s.inflight++;
+    p.inflight++;
+    if (this.newest) this.newest.newer = w;
+    else this.oldest = w;
+    this.newest = w;
+    this.sweeper ??= setInterval(() => this.sweep(), SWEEP_MS);
+    if (signal) {
+      w.onAbort = () => this.settle(w, ABORTED);
+      signal.addEventListener("abort", w.onAbort, { once: true });
+    }
+    // Without a callback, send errors arrive as "error" events, which fail the waiters.
+    if (s.connected) s.sock.send(req.query);
+    else s.queued.push(req.query);
+    return done;
   }
 
   private poolOf(server: Server): ServerPool {

@@ -38,8 +38,11 @@ export class Reader {
     this.pos += n;
     return b;
   }
-  /** Plain names already read, by the offset they start at, for compression pointers to hit. */
-  private known: Map<number, string> | null = null;
+  /**
+   * Plain names already read, as (offset they start at, text) pairs, for compression pointers
+   * to hit; a message has few names, so a list beats a Map.
+   */
+  private known: (number | string)[] | null = null;
 
   /** Reads a possibly compressed name; returns presentation text (labelsToName's escaping). */
   name(): string {
@@ -63,8 +66,8 @@ export class Reader {
         if (p === start) firstTarget = target;
         floor = target;
         p = target;
-        const hit = this.known?.get(target);
-        if (hit !== undefined) {
+        const hit = this.knownAt(target);
+        if (hit !== null) {
           // A plain name of L characters is L + 1 octets without its root label.
           wire += hit.length + 1;
           if (wire > MAX_NAME_OCTETS) throw new DecodeError("name longer than 255 octets", p);
@@ -95,9 +98,17 @@ export class Reader {
     const head = n > 0 ? SCRATCH.toString("latin1", 0, n) : "";
     const text = tail === "" ? head : n > 0 ? `${head}.${tail}` : tail;
     if (text === "") return ".";
-    this.known ??= new Map();
-    this.known.set(firstTarget >= 0 ? firstTarget : start, text);
+    // Only the labels read here make a new name; one reached whole through a pointer is known.
+    if (n === 0) return text;
+    this.known ??= [];
+    this.known.push(firstTarget >= 0 ? firstTarget : start, text);
     return text;
+  }
+
+  private knownAt(at: number): string | null {
+    const k = this.known;
+    if (k) for (let i = 0; i < k.length; i += 2) if (k[i] === at) return k[i + 1] as string;
+    return null;
   }
 
   /** name() for names with octets that need escapes: labels, then labelsToName. */
