@@ -3,9 +3,10 @@
 //   node bench/smtp-load.mjs --port 2525 [--host 127.0.0.1] [--concurrency 10]
 //        [--per-session 10] [--size 1024] [--messages 2000] [--duration 20]
 //        [--timeout 30] [--rcpt bench@bench.test] [--json]
-//   node bench/smtp-load.mjs --port 2525 --idle 1000 [--hold 120]
-//        opens N sessions, waits for each greeting, prints {"idle":N,...} and keeps them
-//        open until stdin closes, a line "close" is read, or --hold seconds pass.
+//   node bench/smtp-load.mjs --port 2525 --idle 1000 [--steps 4] [--ehlo] [--hold 120]
+//        opens N sessions in K batches, waits for each greeting (and the EHLO reply with
+//        --ehlo), prints {"idle":n,...} after each batch and waits for a line "more" before the
+//        next; keeps them open until stdin closes, a line "close" is read, or --hold s pass.
 //
 // Each of `concurrency` sessions does: greeting, EHLO, then `per-session` times
 // MAIL FROM / RCPT TO / DATA / body / "." and finally QUIT, then opens a new session,
@@ -184,6 +185,7 @@ export async function runLoad(opts = {}) {
   };
   const more = () => started < o.messages && Date.now() < deadline && errors < o.maxErrors;
 
+  const startedAtMs = Date.now(); // wall clock, for callers that time other events against it
   const t0 = process.hrtime.bigint();
   let tEnd = t0;
 
@@ -243,6 +245,7 @@ export async function runLoad(opts = {}) {
     rejected,
     errors,
     sessions,
+    startedAtMs,
     elapsedSec,
     msgsPerSec: elapsedSec > 0 ? accepted / elapsedSec : 0,
     p50Ms: percentile(sorted, 50),
@@ -259,46 +262,128 @@ export async function runLoad(opts = {}) {
 }
 
 /**
- * Open `count` sessions and wait for each greeting (at most `parallel` handshakes at once).
- * Returns {opened, failed, close()}.
+ * Idle sessions, opened in batches: each waits for the greeting, then with `ehlo` sends EHLO
+ * and waits for its reply, then stays silent (at most `parallel` handshakes at once).
+ * `add(n)` opens n more; `stats()` counts those open; `close()` drops them all.
  */
-export async function openIdleSessions({
+export function idleSessions({
   host = "127.0.0.1",
   port,
-  count = 1000,
   // OpenSMTPD listens with a backlog of 5: more handshakes at once overflow its accept queue.
   parallel = 5,
   timeout = 30,
+  ehlo = false,
+  helo = "client.test",
 } = {}) {
   if (!LOOPBACK.has(host)) throw new Error(`refusing to load a non-loopback host: ${host}`);
   const sessions = [];
-  let next = 0;
   let failed = 0;
   const errorSamples = {};
-  async function opener() {
-    while (next < count) {
-      next++;
-      try {
-        const s = new Session(await connect(host, port, timeout * 1000), timeout * 1000);
-        sessions.push(s);
-        await s.cmd(null, "greeting", 2);
-      } catch (e) {
-        failed++;
-        const k = String(e.message).slice(0, 120);
-        errorSamples[k] = (errorSamples[k] || 0) + 1;
+  async function add(count) {
+    let next = 0;
+    async function opener() {
+      while (next < count) {
+        next++;
+        try {
+          const s = new Session(await connect(host, port, timeout * 1000), timeout * 1000);
+          sessions.push(s);
+          await s.cmd(null, "greeting", 2);
+          if (ehlo) await s.cmd(`EHLO ${helo}`, "EHLO", 2);
+          s.isOpen = true;
+        } catch (e) {
+          failed++;
+          const k = String(e.message).slice(0, 120);
+          errorSamples[k] = (errorSamples[k] || 0) + 1;
+        }
       }
     }
+    await Promise.all(Array.from({ length: Math.min(parallel, count) }, () => opener()));
   }
-  await Promise.all(Array.from({ length: Math.min(parallel, count) }, () => opener()));
-  const alive = sessions.filter((s) => !s.closed);
   return {
-    opened: alive.length,
-    failed,
-    errorSamples,
+    add,
+    stats: () => ({
+      opened: sessions.filter((s) => s.isOpen && !s.closed).length,
+      failed,
+      errorSamples,
+    }),
     close() {
       for (const s of sessions) s.destroy();
     },
   };
+}
+
+/** Open `count` idle sessions at once (see idleSessions). Returns {opened, failed, close()}. */
+export async function openIdleSessions({ count = 1000, ...opts } = {}) {
+  const idle = idleSessions(opts);
+  await idle.add(count);
+  return { ...idle.stats(), close: idle.close };
+}
+
+/** Lines from stdin, one at a time; null once stdin ends. */
+function stdinLines() {
+  const lines = [];
+  const waiters = [];
+  let ended = false;
+  let buf = "";
+  const flush = () => {
+    while (waiters.length && (lines.length || ended)) waiters.shift()(lines.shift() ?? null);
+  };
+  process.stdin.setEncoding("utf8");
+  process.stdin.on("data", (d) => {
+    buf += d;
+    let i = buf.indexOf("\n");
+    while (i >= 0) {
+      lines.push(buf.slice(0, i).trim());
+      buf = buf.slice(i + 1);
+      i = buf.indexOf("\n");
+    }
+    flush();
+  });
+  const end = () => {
+    ended = true;
+    flush();
+  };
+  process.stdin.on("end", end);
+  process.stdin.on("error", end);
+  return () =>
+    new Promise((resolve) => {
+      waiters.push(resolve);
+      flush();
+    });
+}
+
+/**
+ * `--idle N [--steps K]`: opens N sessions in K batches; after each batch prints
+ * {"idle":open,"failed":F,...} and, between batches, waits for a line "more" on stdin.
+ * Then holds them until a line "close", the end of stdin, or --hold seconds.
+ */
+async function idleMain(a) {
+  const idle = idleSessions({ host: a.host || "127.0.0.1", port: a.port, ehlo: a.ehlo === true });
+  const steps = Math.max(1, Math.min(100, a.steps || 1));
+  const nextLine = stdinLines();
+  const deadline = setTimeout(() => process.exit(0), (a.hold || 120) * 1000);
+  let asked = 0;
+  for (let i = 1; i <= steps; i++) {
+    const want = Math.round((a.idle * i) / steps);
+    await idle.add(want - asked);
+    asked = want;
+    const st = idle.stats();
+    console.log(
+      JSON.stringify({
+        idle: st.opened,
+        failed: st.failed,
+        step: i,
+        errorSamples: st.errorSamples,
+      }),
+    );
+    if (i < steps && (await nextLine()) !== "more") break;
+  }
+  for (let line = await nextLine(); line !== null && line !== "close"; line = await nextLine()) {
+    // keep holding
+  }
+  clearTimeout(deadline);
+  idle.close();
+  process.exit(0);
 }
 
 // ---------------------------------------------------------------- CLI
@@ -325,26 +410,11 @@ async function main() {
     console.error(
       "usage: node bench/smtp-load.mjs --port P [--host 127.0.0.1] [--concurrency 10] " +
         "[--per-session 10] [--size 1024] [--messages 2000] [--duration 20] [--timeout 30] " +
-        "[--json] | --port P --idle N [--hold 120]",
+        "[--json] | --port P --idle N [--steps K] [--ehlo] [--hold 120]",
     );
     process.exit(2);
   }
-  if (a.idle) {
-    const r = await openIdleSessions({ host: a.host || "127.0.0.1", port: a.port, count: a.idle });
-    console.log(JSON.stringify({ idle: r.opened, failed: r.failed, errorSamples: r.errorSamples }));
-    const hold = (a.hold || 120) * 1000;
-    await new Promise((resolve) => {
-      setTimeout(resolve, hold);
-      process.stdin.on("data", (d) => {
-        if (String(d).includes("close")) resolve();
-      });
-      process.stdin.on("end", resolve);
-      process.stdin.on("error", resolve);
-      process.stdin.resume();
-    });
-    r.close();
-    process.exit(0);
-  }
+  if (a.idle) return idleMain(a);
   const r = await runLoad(a);
   if (a.json) console.log(JSON.stringify(r));
   else {
