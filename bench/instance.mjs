@@ -52,6 +52,7 @@ function hasGroup(name) {
 export function ensureGroup(name) {
   if (!hasGroup(name)) run("groupadd", ["--system", name]);
 }
+const CREATED = new Set();
 export function ensureUser(name, group) {
   if (hasUser(name)) return;
   const args = ["--system", "--no-create-home", "--home-dir", "/nonexistent"];
@@ -59,7 +60,22 @@ export function ensureUser(name, group) {
   if (group) args.push("--gid", group);
   else args.push("--user-group");
   run("useradd", [...args, name]);
+  CREATED.add(name);
   log(`created system user ${name}`);
+}
+
+/**
+ * Remove the delivery user if this process created it (the privsep users of the peers and of
+ * Facteur stay: ci/setup and the packages expect them). Mail it owned stays under BENCH_DIR
+ * and is chowned again at the next start.
+ */
+export function removeCreatedDeliveryUser() {
+  if (!CREATED.has(DELIVERY_USER)) return;
+  const r = spawnSync("userdel", [DELIVERY_USER], { encoding: "utf8", timeout: 30_000 });
+  if (r.status === 0) {
+    CREATED.delete(DELIVERY_USER);
+    log(`removed system user ${DELIVERY_USER}`);
+  } else log(`userdel ${DELIVERY_USER} failed: ${r.stderr}`);
 }
 export function ids(name) {
   const uid = Number(run("id", ["-u", name]).trim());

@@ -15,6 +15,7 @@ import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { snapshotFacteur, startFacteur } from "./facteur.mjs";
+import { removeCreatedDeliveryUser } from "./instance.mjs";
 import { deliveryRun, idleRun, idleUsage, loadRun, profileRun, runChild } from "./measure.mjs";
 import { peerVersions, startOpenSMTPD, startPostfix } from "./peers.mjs";
 import {
@@ -394,6 +395,7 @@ async function main() {
   if (fa) versions.facteur = fa.version;
   if (snap && args.profile && fa) await profilePhase(snap, out);
 
+  removeCreatedDeliveryUser();
   const parser = await parserFigures();
   const facts = machineFacts(versions);
   const totalSec = (Date.now() - t0) / 1000;
