@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { getlogin, getpwnam, getpwuid, parsePasswdLine } from "./users.js";
+import { getlogin, getpwnam, getpwnamAsync, getpwuid, parsePasswdLine } from "./users.js";
 
 test("passwd lines parse; bad ones are refused", () => {
   assert.deepEqual(parsePasswdLine("bob:x:1000:100:Bob:/home/bob:/bin/sh"), {
@@ -47,4 +47,13 @@ test("getlogin reads the login uid; none, unset (-1) or garbage give null", () =
     }),
     null,
   );
+});
+
+test("getpwnamAsync: found, not found, and one lookup per name while cached", async () => {
+  const root = await getpwnamAsync("root");
+  assert.equal(root?.uid, 0);
+  assert.equal(await getpwnamAsync("no-such-user-facteur-x"), null);
+  assert.equal(await getpwnamAsync("a:b"), null);
+  const t = Date.now();
+  assert.equal(getpwnamAsync("root", t), getpwnamAsync("root", t), "the cached promise");
 });

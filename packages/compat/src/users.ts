@@ -1,6 +1,6 @@
 // getpwnam(3), getpwuid(3) and getlogin(3) for Node: through `getent passwd` (so NSS sources
 // such as LDAP work), with /etc/passwd as the fallback where getent does not exist.
-import { execFileSync } from "node:child_process";
+import { execFile, execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 
 export interface Passwd {
@@ -48,6 +48,33 @@ function lookupPasswd(key: string, want: (p: Passwd) => boolean): Passwd | null 
 export function getpwnam(name: string): Passwd | null {
   if (name === "" || name.includes(":") || name.includes("\n")) return null;
   return lookupPasswd(name, (p) => p.name === name);
+}
+
+const CACHE_MS = 30_000;
+const CACHE_MAX = 10_000;
+const cache = new Map<string, { at: number; pw: Promise<Passwd | null> }>();
+
+/**
+ * getpwnam for a daemon's event loop: `getent` run asynchronously, answers (found or not)
+ * kept for 30 s, concurrent lookups of one name shared. A user added or removed is seen
+ * after at most that long.
+ */
+export function getpwnamAsync(name: string, now = Date.now()): Promise<Passwd | null> {
+  if (name === "" || name.includes(":") || name.includes("\n")) return Promise.resolve(null);
+  const hit = cache.get(name);
+  if (hit !== undefined && now - hit.at < CACHE_MS) return hit.pw;
+  if (cache.size >= CACHE_MAX) cache.clear();
+  const pw = new Promise<Passwd | null>((resolve) => {
+    execFile("getent", ["passwd", name], { encoding: "utf8" }, (err, out) => {
+      if (err === null) {
+        const p = parsePasswdLine(out.trim());
+        resolve(p !== null && p.name === name ? p : null);
+      } else if ((err as NodeJS.ErrnoException).code === "ENOENT") resolve(getpwnam(name));
+      else resolve(null); // getent exits 2: no such user
+    });
+  });
+  cache.set(name, { at: now, pw });
+  return pw;
 }
 
 export function getpwuid(uid: number): Passwd | null {

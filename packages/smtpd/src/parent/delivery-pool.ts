@@ -4,7 +4,7 @@
 // and maildir workers do not, so a user's command never gains it.
 import { type ChildProcess, execFileSync, fork } from "node:child_process";
 import { userInfo } from "node:os";
-import { getpwnam } from "@facteur/compat";
+import { getpwnamAsync } from "@facteur/compat";
 import type { Requests } from "../ipc/messages.js";
 import { log } from "../log.js";
 import type { DeliveryMethod, DeliveryResult } from "../mda/deliver.js";
@@ -46,6 +46,8 @@ export class DeliveryPool {
   readonly #workers = new Map<string, Worker>();
   readonly #isRoot = process.getuid?.() === 0;
   #nextId = 1;
+  /** The daemon's own user, for deliveries when it does not run as root. */
+  readonly #self = userInfo();
   #stopped = false;
 
   constructor(o: PoolOptions) {
@@ -54,12 +56,12 @@ export class DeliveryPool {
 
   async deliver(req: Requests["parent.deliver"]["req"]): Promise<DeliveryResult> {
     if (this.#stopped) return { result: "tempfail", text: "daemon stopping" };
-    const pw = this.#isRoot ? getpwnam(req.user) : null;
+    const pw = this.#isRoot ? await getpwnamAsync(req.user) : null;
     if (this.#isRoot && pw === null)
       return { result: "permfail", text: `unknown user ${req.user}` };
     if (pw !== null && pw.uid === 0)
       return { result: "permfail", text: "delivery as root is refused: use an alias for root" };
-    const self = userInfo();
+    const self = this.#self;
     const user = pw ?? {
       name: req.user,
       uid: self.uid,
@@ -108,7 +110,7 @@ export class DeliveryPool {
     name: string,
   ): Promise<{ kind: "ok"; text: string | null } | { kind: "tempfail"; reason: string }> {
     if (this.#stopped) return { kind: "tempfail", reason: "daemon stopping" };
-    const pw = getpwnam(name);
+    const pw = await getpwnamAsync(name);
     if (pw === null) return { kind: "ok", text: null };
     if (pw.uid === 0) return { kind: "ok", text: null }; // root's mail goes through aliases
     const uid = this.#isRoot ? pw.uid : (process.getuid?.() ?? pw.uid);
