@@ -109,6 +109,9 @@ const isSpam = (body: Buffer): boolean => {
 };
 
 let maildirSeq = 0;
+/** Maildirs this worker has made sure of: no three mkdir per delivery. A maildir removed
+ * meanwhile makes the open in tmp/ fail: the entry is dropped and the delivery retried. */
+const knownMaildirs = new Set<string>();
 
 async function ensureDir(path: string): Promise<void> {
   await mkdir(path, { recursive: true, mode: 0o700 });
@@ -134,12 +137,22 @@ async function deliverMaildir(
   const body = toUnixLines(r.message);
   let dir = x.value;
   if (junk && isSpam(body)) dir = join(dir, ".Junk");
-  for (const sub of ["tmp", "new", "cur"]) await ensureDir(join(dir, sub));
+  if (!knownMaildirs.has(dir)) {
+    for (const sub of ["tmp", "new", "cur"]) await ensureDir(join(dir, sub));
+    if (knownMaildirs.size > 10_000) knownMaildirs.clear();
+    knownMaildirs.add(dir);
+  }
   const now = process.hrtime.bigint();
   const sec = Math.floor(Date.now() / 1000);
   const name = `${sec}.M${(now / 1000n) % 1_000_000n}P${process.pid}Q${++maildirSeq}R${randomBytes(4).toString("hex")}.${hostname().replace(/[/:]/g, "_")}`;
   const tmp = join(dir, "tmp", name);
-  const fh = await open(tmp, "wx", 0o600);
+  let fh: Awaited<ReturnType<typeof open>>;
+  try {
+    fh = await open(tmp, "wx", 0o600);
+  } catch (e) {
+    knownMaildirs.delete(dir);
+    throw e;
+  }
   try {
     await fh.writeFile(deliveryHeaders(r));
     await fh.writeFile(body);
