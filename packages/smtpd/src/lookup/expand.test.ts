@@ -153,6 +153,24 @@ test("~/.forward: forwarding, keeping a copy with \\user, commands run as the us
   assert.equal(temp.kind, "tempfail");
 });
 
+test("forward-only and expand-only accept only what expands away from them", async () => {
+  const e = env(`
+table fw { "out" = "x@remote.test", "mix" = "x@remote.test, bob", "pipe" = "|/bin/true" }
+action "relay" relay
+action "fo" forward-only alias <fw>
+action "eo" expand-only alias <fw>
+match from any for domain "fo.test" action "fo"
+match from any for domain "eo.test" action "eo"
+match from any for any action "relay"
+`);
+  assert.equal((await expandRecipient(e, "fo", "out@fo.test")).kind, "ok");
+  assert.equal((await expandRecipient(e, "fo", "mix@fo.test")).kind, "permfail");
+  assert.equal((await expandRecipient(e, "fo", "bob@fo.test")).kind, "permfail");
+  assert.equal((await expandRecipient(e, "eo", "pipe@eo.test")).kind, "ok");
+  assert.equal((await expandRecipient(e, "eo", "out@eo.test")).kind, "ok");
+  assert.equal((await expandRecipient(e, "eo", "bob@eo.test")).kind, "permfail");
+});
+
 test("alias values split on commas outside quotes", async () => {
   assert.deepEqual(splitAliasValue(' a, "|cmd a,b" ,  /f ,'), ["a", "|cmd a,b", "/f"]);
 });

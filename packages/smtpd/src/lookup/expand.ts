@@ -274,6 +274,16 @@ export async function expandRecipient(
   };
 
   await expandAddress(actionName, rcpt, 0);
+  const first = env.actions.get(actionName);
+  const method = first?.method.kind;
+  if ((method === "forward-only" || method === "expand-only") && error === null) {
+    // These actions deliver nothing themselves: the recipient must expand elsewhere.
+    const own = out.filter((d) => d.kind === "mailbox" && d.action === actionName);
+    if (method === "forward-only" && out.some((d) => d.kind !== "relay"))
+      return { kind: "permfail", reason: `${rcpt} is not forwarded to remote addresses only` };
+    if (method === "expand-only" && (out.length === 0 || own.length > 0))
+      return { kind: "permfail", reason: `${rcpt} does not expand through aliases or .forward` };
+  }
   if (out.length > 0 && (error === null || (error as ExpandResult).kind === "permfail"))
     return { kind: "ok", deliveries: out };
   return error ?? { kind: "permfail", reason: "no delivery" };
