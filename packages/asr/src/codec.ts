@@ -78,7 +78,7 @@ export const NO_FLAGS: Flags = {
   cd: false,
 };
 
-function decode(buf: Buffer): Message {
+function decode(buf: Buffer, qname: string | null): Message {
   const r = new Reader(buf);
   const id = r.u16("header");
   const f = r.u16("header");
@@ -95,8 +95,10 @@ function decode(buf: Buffer): Message {
     cd: (f & 0x0010) !== 0,
   };
   const questions: Question[] = [];
-  for (let i = 0; i < qdcount; i++)
-    questions.push({ name: r.name(), type: r.u16("qtype"), class: r.u16("qclass") });
+  for (let i = 0; i < qdcount; i++) {
+    const name = i === 0 && qname !== null ? r.knownName(qname) : r.name();
+    questions.push({ name, type: r.u16("qtype"), class: r.u16("qclass") });
+  }
   const sections: ResourceRecord[][] = [[], [], []];
   let edns: Edns | null = null;
   let rcode = f & 0x0f;
@@ -141,8 +143,16 @@ function decode(buf: Buffer): Message {
 
 /** Decodes a whole message strictly. Never throws. */
 export function decodeMessage(buf: Uint8Array): Result<Message> {
+  return decodeReply(Buffer.isBuffer(buf) ? buf : Buffer.from(buf), null);
+}
+
+/**
+ * decodeMessage for a reply whose first QNAME the caller has compared octet for octet with
+ * the wire form of `qname`, a name without escapes (so its text is known without reading it).
+ */
+export function decodeReply(buf: Buffer, qname: string | null): Result<Message> {
   try {
-    return ok(decode(Buffer.isBuffer(buf) ? buf : Buffer.from(buf)));
+    return ok(decode(buf, qname));
   } catch (e) {
     if (e instanceof DecodeError) return fail(e.message);
     return fail(`malformed message: ${String(e)}`);

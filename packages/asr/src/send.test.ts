@@ -258,6 +258,15 @@ describe("anti-spoofing and trust", () => {
     lower.write("www", 13, "latin1");
     assert.ok(acceptReply(lower, query, false), "case folds without 0x20");
     assert.equal(acceptReply(lower, query, true), null, "exact case under 0x20");
+    // With the query's name text: taken as is when the octets are the same, else read.
+    assert.equal(
+      acceptReply(good, query, false, "Www.Plain.test")?.questions[0]?.name,
+      "Www.Plain.test",
+    );
+    assert.equal(
+      acceptReply(lower, query, false, "Www.Plain.test")?.questions[0]?.name,
+      "www.Plain.test",
+    );
     const bad = (edit: (b: Buffer) => void) => {
       const b = Buffer.from(good);
       edit(b);

@@ -3,8 +3,9 @@
 // Reply validation (ID, QR, opcode, question) happens here, before a reply is accepted.
 
 import { randomFillSync } from "node:crypto";
-import { buildQuery, decodeMessage, type Message, OPCODE_QUERY, RCODES } from "./codec.js";
+import { buildQuery, decodeReply, type Message, OPCODE_QUERY, RCODES } from "./codec.js";
 import type { ResolverContext, Snapshot } from "./context.js";
+import { plainName } from "./names.js";
 import type { Server } from "./resolv-conf.js";
 import type { ExchangeOutcome, ExchangeRequest } from "./transport.js";
 
@@ -62,13 +63,21 @@ function randomCaseWire(query: Buffer): void {
  * and a question equal to the query's (QNAME up to ASCII case, exactly under 0x20; QTYPE,
  * QCLASS). Our QNAME is never compressed, and a reply's first name cannot be, so comparing
  * octets with letters folded is the DNS comparison (RFC 4343). Then the reply must decode.
+ * `qname`, when given, is the text of the query's QNAME (no escapes, no final dot): if the
+ * reply's octets are exactly the query's, the decoder takes it instead of reading the name.
  */
-export function acceptReply(raw: Buffer, query: Buffer, exactCase: boolean): Message | null {
+export function acceptReply(
+  raw: Buffer,
+  query: Buffer,
+  exactCase: boolean,
+  qname: string | null = null,
+): Message | null {
   if (raw.length < 12 || raw[0] !== query[0] || raw[1] !== query[1]) return null;
   const f = raw[2] ?? 0;
   if ((f & 0x80) === 0 || (f & 0x78) !== OPCODE_QUERY << 3) return null;
   if (raw[4] !== 0 || raw[5] !== 1) return null;
   let p = 12;
+  let same = true;
   for (let len = query[p] ?? 0; ; len = query[p] ?? 0) {
     if (raw[p] !== len) return null;
     p++;
@@ -78,13 +87,14 @@ export function acceptReply(raw: Buffer, query: Buffer, exactCase: boolean): Mes
       let y = query[p];
       if (x === y) continue;
       if (exactCase || x === undefined || y === undefined) return null;
+      same = false;
       if (x >= 0x41 && x <= 0x5a) x |= 0x20;
       if (y >= 0x41 && y <= 0x5a) y |= 0x20;
       if (x !== y) return null;
     }
   }
   for (const end = p + 4; p < end; p++) if (raw[p] !== query[p]) return null;
-  const d = decodeMessage(raw);
+  const d = decodeReply(raw, same ? qname : null);
   return d.ok ? d.value : null;
 }
 
@@ -96,6 +106,7 @@ function prepare(
   req: SendRequest,
   timeoutMs: number,
   sentEdns: boolean,
+  qtext: string | null,
 ): ExchangeRequest | { invalid: string } {
   const use0x20 = ctx.options.use0x20 === true;
   const q = buildQuery({
@@ -116,7 +127,8 @@ function prepare(
     tcp: snap.conf.useTcp || query.length > MAX_UDP_QUERY,
     timeoutMs,
     signal: req.signal,
-    accept: (raw: Buffer) => acceptReply(raw, query, use0x20),
+    // Under 0x20 the QNAME's octets are not qtext's any more.
+    accept: (raw: Buffer) => acceptReply(raw, query, use0x20, use0x20 ? null : qtext),
   };
 }
 
@@ -192,6 +204,8 @@ class Walk {
   private first = true;
   private server: Server | null = null;
   private sentEdns = false;
+  /** The question name as text without escapes or final dot, if it is such a name. */
+  private readonly qtext: string | null;
   /** Servers given up on, and servers to ask without EDNS; made on first use. */
   private done: Set<number> | null = null;
   private noEdns: Set<number> | null = null;
@@ -210,6 +224,7 @@ class Walk {
     this.attemptMs = Date.now();
     this.deadline = this.attemptMs + (ctx.options.deadlineMs ?? 120000);
     this.timeoutMs = snap.conf.timeoutMs;
+    this.qtext = plainName(req.name);
   }
 
   next(): ExchangeRequest | null {
@@ -238,7 +253,8 @@ class Walk {
       this.server = server;
       this.sentEdns = this.snap.conf.edns0 && !this.noEdns?.has(i);
       const { ctx, snap, req } = this;
-      const x = prepare(ctx, snap, server, req, Math.min(this.timeoutMs, left), this.sentEdns);
+      const timeoutMs = Math.min(this.timeoutMs, left);
+      const x = prepare(ctx, snap, server, req, timeoutMs, this.sentEdns, this.qtext);
       if (!("invalid" in x)) return x;
       this.outcome = { kind: "neterror", errno: "EINVAL", reason: x.invalid };
       return null;

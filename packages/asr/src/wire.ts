@@ -21,16 +21,19 @@ export class Reader {
     return this.buf[this.pos++] ?? 0;
   }
   u16(what = "u16"): number {
-    this.need(2, what);
-    const v = this.buf.readUInt16BE(this.pos);
-    this.pos += 2;
-    return v;
+    const p = this.pos;
+    if (p + 2 > this.buf.length) throw new DecodeError(`truncated ${what}`, p);
+    this.pos = p + 2;
+    return ((this.buf[p] ?? 0) << 8) | (this.buf[p + 1] ?? 0);
   }
   u32(what = "u32"): number {
-    this.need(4, what);
-    const v = this.buf.readUInt32BE(this.pos);
-    this.pos += 4;
-    return v;
+    const p = this.pos;
+    if (p + 4 > this.buf.length) throw new DecodeError(`truncated ${what}`, p);
+    this.pos = p + 4;
+    const b = this.buf;
+    return (
+      (b[p] ?? 0) * 0x1000000 + (((b[p + 1] ?? 0) << 16) | ((b[p + 2] ?? 0) << 8) | (b[p + 3] ?? 0))
+    );
   }
   bytes(n: number, what = "data"): Buffer {
     this.need(n, what);
@@ -102,6 +105,21 @@ export class Reader {
     if (n === 0) return text;
     this.known ??= [];
     this.known.push(firstTarget >= 0 ? firstTarget : start, text);
+    return text;
+  }
+
+  /**
+   * Steps over a name the caller knows: `text` has no escapes and the octets here are its
+   * wire form (checked by the caller), so it is read without decoding, and kept for pointers.
+   */
+  knownName(text: string): string {
+    const end = this.pos + (text === "." ? 1 : text.length + 2);
+    if (end > this.buf.length) throw new DecodeError("truncated name", this.pos);
+    if (text !== ".") {
+      this.known ??= [];
+      this.known.push(this.pos, text);
+    }
+    this.pos = end;
     return text;
   }
 
