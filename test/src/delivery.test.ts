@@ -85,16 +85,19 @@ before(async () => {
     [
       `listen on 127.0.0.1 port ${port} hostname mx.test`,
       "bounce warn-interval 1s",
+      'mda wrapper "wrap" "echo wrapped > wrap.out; %{mda}"',
       `table aliases { "list" = "${U1}, ${U2}", "postmaster" = "${U1}" }`,
       'action "md" maildir alias <aliases>',
       'action "mb" mbox',
       'action "cmd" mda "cat > mda.out"',
+      'action "wr" mda "cat > wrapped-mda.out" wrapper "wrap"',
       `action "inj" mda "cat > inj-%{rcpt.user}.out" user ${U1}`,
       'action "fail" mda "echo no such mailbox >&2; exit 67"',
       `action "stuck" lmtp "127.0.0.1:${closedPort}" user nobody`,
       'match from any for domain "md.test" action "md"',
       'match from any for domain "mb.test" action "mb"',
       'match from any for domain "cmd.test" action "cmd"',
+      'match from any for domain "wr.test" action "wr"',
       'match from any for domain "inj.test" action "inj"',
       'match from any for domain "fail.test" action "fail"',
       'match from any for domain "stuck.test" action "stuck"',
@@ -314,4 +317,16 @@ test("~/.forward is read with the user's rights: a copy kept and one forwarded",
   } finally {
     rmSync(fwd, { force: true });
   }
+});
+
+test("an mda wrapper runs the action's command as %{mda}", { skip }, async () => {
+  assert.equal(
+    send("w@client.test", [`${U1}@wr.test`], "Subject: wr\r\n\r\nwrapped body\r\n"),
+    "refused {}",
+  );
+  const out = join(home, U1, "wrapped-mda.out");
+  await waitFor("wrapped delivery", () =>
+    existsSync(out) && readFileSync(out, "utf8").includes("wrapped body") ? true : null,
+  );
+  assert.equal(readFileSync(join(home, U1, "wrap.out"), "utf8"), "wrapped\n");
 });

@@ -63,6 +63,8 @@ export interface Model {
   readonly queueTtlSeconds: number;
   /** `bounce warn-interval`: delay notices after these ages (default one at 4 h). */
   readonly bounceWarnSeconds: readonly number[];
+  /** `mda wrapper NAME "command"`: commands that run an action's mda command (%{mda}). */
+  readonly wrappers: ReadonlyMap<string, string>;
   readonly queueCompression: boolean;
   readonly queueKey: string | null;
 }
@@ -133,6 +135,7 @@ export function buildModel(config: Config, serverName: string = osHostname()): M
   let subAddrDelim = "+";
   let queueTtlSeconds = 4 * 86400;
   let bounceWarnSeconds: number[] = [4 * 3600];
+  const wrappers = new Map<string, string>();
   let queueCompression = false;
   let queueKey: string | null = null;
   let socketSeen = false;
@@ -182,6 +185,9 @@ export function buildModel(config: Config, serverName: string = osHostname()): M
       case "queue-compression":
         queueCompression = true;
         break;
+      case "mda-wrapper":
+        wrappers.set(d.name, d.command);
+        break;
       case "bounce":
         bounceWarnSeconds = d.warnIntervals.map((w) => w.seconds).sort((a, b) => a - b);
         break;
@@ -215,6 +221,7 @@ export function buildModel(config: Config, serverName: string = osHostname()): M
     subAddrDelim,
     queueTtlSeconds,
     bounceWarnSeconds,
+    wrappers,
     queueCompression,
     queueKey,
   };

@@ -51,7 +51,7 @@ export interface EnvelopeDraft {
 export type DeliveryMethodSpec =
   | { readonly kind: "maildir"; readonly path: string | null; readonly junk: boolean }
   | { readonly kind: "mbox" }
-  | { readonly kind: "mda"; readonly command: string }
+  | { readonly kind: "mda"; readonly command: string; readonly wrapper?: string }
   | { readonly kind: "file"; readonly path: string }
   | { readonly kind: "lmtp"; readonly destination: string; readonly rcptTo: boolean };
 

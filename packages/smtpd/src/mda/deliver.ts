@@ -14,7 +14,7 @@ import { lmtpDeliver } from "./lmtp.js";
 export type DeliveryMethod =
   | { readonly kind: "maildir"; readonly path: string | null; readonly junk: boolean }
   | { readonly kind: "mbox"; readonly spoolDir: string }
-  | { readonly kind: "mda"; readonly command: string }
+  | { readonly kind: "mda"; readonly command: string; readonly wrapper?: string }
   | { readonly kind: "file"; readonly path: string }
   | { readonly kind: "lmtp"; readonly destination: string; readonly rcptTo: boolean };
 
@@ -85,7 +85,7 @@ export async function deliver(r: DeliveryRequest): Promise<DeliveryResult> {
       case "file":
         return await deliverFile(r, r.method.path);
       case "mda":
-        return await deliverMda(r, r.method.command);
+        return await deliverMda(r, r.method.command, r.method.wrapper);
       case "lmtp":
         // rcpt-to: the address after expansion (OpenSMTPD's mail.lmtp -r sends RECIPIENT,
         // i.e. %{dest}), so a virtual or alias target reaches the LMTP server, not the
@@ -299,9 +299,18 @@ export function mdaEnvironment(r: DeliveryRequest): Record<string, string> {
  * `mda "cmd"`: the command (after sanitised %{} expansion) runs under /bin/sh -c with the
  * message on stdin. Exit 0 delivered, 71/75 temporary (EX_OSERR/EX_TEMPFAIL), else permanent.
  */
-async function deliverMda(r: DeliveryRequest, command: string): Promise<DeliveryResult> {
-  const x = expandFormat(command, facts(r));
+async function deliverMda(
+  r: DeliveryRequest,
+  command: string,
+  wrapper?: string,
+): Promise<DeliveryResult> {
+  let x = expandFormat(command, facts(r));
   if (!x.ok) return perm(`mda command: ${x.error}`);
+  // `mda wrapper`: the wrapper runs, with the expanded command as %{mda}.
+  if (wrapper !== undefined) {
+    x = expandFormat(wrapper, { ...facts(r), mda: x.value });
+    if (!x.ok) return perm(`mda wrapper: ${x.error}`);
+  }
   const input = Buffer.concat([Buffer.from(deliveryHeaders(r)), toUnixLines(r.message)]);
   return new Promise((resolve) => {
     const child = spawn("/bin/sh", ["-c", x.value], {

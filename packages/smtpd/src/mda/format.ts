@@ -142,8 +142,9 @@ export function expandFormat(format: string, f: FormatFacts): FormatResult {
       if (sub === null) return { ok: false, error: `bad substring in %{${spec}}` };
       v = sub;
     }
-    // Addresses come from the network: sanitised. user.* come from the userbase.
-    const fromNetwork = !m[1]!.startsWith("user.");
+    // Addresses come from the network: sanitised. user.* come from the userbase, %{mda}
+    // is the action's command, already expanded (and sanitised) itself.
+    const fromNetwork = !m[1]!.startsWith("user.") && m[1] !== "mda";
     out += mods.raw || !fromNetwork ? v : sanitize(v);
     if (out.length > MAX_EXPANDED) return { ok: false, error: "expansion too long" };
     i = close + 1;

@@ -34,7 +34,11 @@ async function readMessage(queue: FsQueue, msgid: string): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
-function methodFor(action: ActionModel, d: Delivery): DeliveryMethodSpec | null {
+function methodFor(
+  action: ActionModel,
+  d: Delivery,
+  wrappers: ReadonlyMap<string, string>,
+): DeliveryMethodSpec | null {
   if (d.kind === "command") return { kind: "mda", command: d.command };
   if (d.kind === "file") return { kind: "file", path: d.path };
   const m = action.method;
@@ -43,8 +47,11 @@ function methodFor(action: ActionModel, d: Delivery): DeliveryMethodSpec | null 
       return { kind: "mbox" };
     case "maildir":
       return { kind: "maildir", path: m.path, junk: m.junk };
-    case "mda":
-      return { kind: "mda", command: m.command };
+    case "mda": {
+      const w = action.options.find((o) => o.kind === "wrapper");
+      const wrapper = w !== undefined && "value" in w ? wrappers.get(w.value) : undefined;
+      return { kind: "mda", command: m.command, ...(wrapper !== undefined ? { wrapper } : {}) };
+    }
     case "lmtp":
       return { kind: "lmtp", destination: m.destination, rcptTo: m.rcptTo };
     default:
@@ -110,7 +117,7 @@ async function deliverOne(
   d: Delivery,
 ): Promise<void> {
   const { queue, scheduler } = env;
-  const method = methodFor(action, d);
+  const method = methodFor(action, d, env.model.wrappers);
   if (method === null) return fail(env, e, "5.3.0", `action ${action.name} cannot deliver locally`);
   const message = await readMessage(queue, e.msgid);
   const r = await env.channel.request(
