@@ -83,7 +83,9 @@ function decode(buf: Buffer, qname: string | null): Message {
   const id = r.u16("header");
   const f = r.u16("header");
   const qdcount = r.u16("header");
-  const counts = [r.u16("header"), r.u16("header"), r.u16("header")];
+  const ancount = r.u16("header");
+  const nscount = r.u16("header");
+  const arcount = r.u16("header");
   const flags: Flags = {
     qr: (f & 0x8000) !== 0,
     aa: (f & 0x0400) !== 0,
@@ -99,11 +101,14 @@ function decode(buf: Buffer, qname: string | null): Message {
     const name = i === 0 && qname !== null ? r.knownName(qname) : r.name();
     questions.push({ name, type: r.u16("qtype"), class: r.u16("qclass") });
   }
-  const sections: ResourceRecord[][] = [[], [], []];
+  const answers: ResourceRecord[] = [];
+  const authorities: ResourceRecord[] = [];
+  const additionals: ResourceRecord[] = [];
   let edns: Edns | null = null;
   let rcode = f & 0x0f;
   for (let s = 0; s < 3; s++) {
-    const n = counts[s] ?? 0;
+    const n = s === 0 ? ancount : s === 1 ? nscount : arcount;
+    const out = s === 0 ? answers : s === 1 ? authorities : additionals;
     for (let i = 0; i < n; i++) {
       const at = r.pos;
       const name = r.name();
@@ -124,7 +129,7 @@ function decode(buf: Buffer, qname: string | null): Message {
         rcode |= ((ttl >>> 24) & 0xff) << 4;
         continue;
       }
-      sections[s]?.push({ name, class: klass, ttl, data });
+      out.push({ name, class: klass, ttl, data });
     }
   }
   if (r.pos !== buf.length) throw new DecodeError("trailing octets after last record", r.pos);
@@ -134,9 +139,9 @@ function decode(buf: Buffer, qname: string | null): Message {
     flags,
     rcode,
     questions,
-    answers: sections[0] ?? [],
-    authorities: sections[1] ?? [],
-    additionals: sections[2] ?? [],
+    answers,
+    authorities,
+    additionals,
     edns,
   };
 }

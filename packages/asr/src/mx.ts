@@ -8,7 +8,7 @@ import { RCODES } from "./codec.js";
 import type { ResolverContext } from "./context.js";
 import { parseIPv4, parseIPv6 } from "./ip.js";
 import { canonicalName, stripDot } from "./names.js";
-import { followChain, type QueryResult, queryName, resQuery } from "./query.js";
+import { followChain, type QueryResult, queryName, resQuery, resQueryName } from "./query.js";
 import { TYPES } from "./rdata.js";
 
 export type MxHost = { preference: number; exchange: string };
@@ -97,7 +97,7 @@ export function resolveMx(
   const q = queryName(domain);
   if (!q.ok) return Promise.resolve(decision("invalid", `invalid domain name: ${q.reason}`));
   const shuffle = o.shuffle ?? true;
-  return resQuery(ctx, q.name, TYPES.MX, o.signal ? { signal: o.signal } : {}).then((r) =>
+  return resQueryName(ctx, q.name, TYPES.MX, o.signal ? { signal: o.signal } : {}).then((r) =>
     mxDecision(r, shuffle),
   );
 }

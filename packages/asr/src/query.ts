@@ -149,10 +149,20 @@ export function resQuery(
 ): Promise<QueryResult> {
   const q = queryName(input);
   if (!q.ok) return Promise.resolve(failed(input, type, "EINVAL", q.reason, "NO_RECOVERY"));
+  return resQueryName(ctx, q.name, type, o);
+}
+
+/** resQuery for a name that queryName has made already. */
+export function resQueryName(
+  ctx: ResolverContext,
+  name: string,
+  type: number,
+  o: QueryOptions = {},
+): Promise<QueryResult> {
   // Not an async function, and no await while the snapshot is at hand: one promise less.
   const snap = ctx.snapshotNow();
-  if (snap) return queryWith(ctx, snap, q.name, type, o);
-  return ctx.snapshot().then((s) => queryWith(ctx, s, q.name, type, o));
+  if (snap) return queryWith(ctx, snap, name, type, o);
+  return ctx.snapshot().then((s) => queryWith(ctx, s, name, type, o));
 }
 
 /** Candidate names for a search, in libasr's order (asr_iter_domain). */

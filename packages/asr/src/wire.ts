@@ -103,9 +103,13 @@ export class Reader {
     if (text === "") return ".";
     // Only the labels read here make a new name; one reached whole through a pointer is known.
     if (n === 0) return text;
-    this.known ??= [];
-    this.known.push(firstTarget >= 0 ? firstTarget : start, text);
+    this.remember(firstTarget >= 0 ? firstTarget : start, text);
     return text;
+  }
+
+  private remember(at: number, text: string): void {
+    if (this.known) this.known.push(at, text);
+    else this.known = [at, text];
   }
 
   /**
@@ -115,10 +119,7 @@ export class Reader {
   knownName(text: string): string {
     const end = this.pos + (text === "." ? 1 : text.length + 2);
     if (end > this.buf.length) throw new DecodeError("truncated name", this.pos);
-    if (text !== ".") {
-      this.known ??= [];
-      this.known.push(this.pos, text);
-    }
+    if (text !== ".") this.remember(this.pos, text);
     this.pos = end;
     return text;
   }
