@@ -2,11 +2,13 @@
 // db; Facteur reads table(5) text files directly, so makemap checks a file as smtpd will read
 // it and writes nothing. newaliases checks the `aliases` table of smtpd.conf and asks a
 // running smtpd to reload it (`update table aliases`, as OpenSMTPD's newaliases does).
+
 import { readFileSync } from "node:fs";
 import { platformFacts } from "@facteur/compat";
 import { formatDiagnostic } from "../config/errors.js";
 import { loadConfig } from "../config/load.js";
 import { parseTableFile } from "../config/table-file.js";
+import { splitAliasTargets } from "../lookup/expand.js";
 import { getopt } from "./getopt.js";
 import { request } from "./smtpctl.js";
 import { EX_CONFIG, EX_DATAERR, EX_NOINPUT, EX_OK, EX_UNAVAILABLE, EX_USAGE } from "./sysexits.js";
@@ -36,23 +38,7 @@ function aliasTargetError(t: string): string | null {
   return null;
 }
 
-/** Comma-separated targets; commas inside double quotes (`"|cmd a,b"`) do not split. */
-export function splitTargets(v: string): string[] {
-  const out: string[] = [];
-  let cur = "";
-  let quote = false;
-  for (const c of v) {
-    if (c === '"') quote = !quote;
-    if (c === "," && !quote) {
-      out.push(cur.trim());
-      cur = "";
-    } else cur += c;
-  }
-  out.push(cur.trim());
-  return out.map((x) =>
-    x.length >= 2 && x.startsWith('"') && x.endsWith('"') ? x.slice(1, -1) : x,
-  );
-}
+export { splitAliasTargets as splitTargets } from "../lookup/expand.js";
 
 /** Checks a table file's text as the daemon will read it, with makemap's rules per type. */
 export function checkTable(text: string, name: string, type: MapType): CheckResult {
@@ -76,7 +62,7 @@ export function checkTable(text: string, name: string, type: MapType): CheckResu
     if (seen.has(key)) errors.push(`${name}: duplicate entry for ${k}`);
     seen.add(key);
     if (type === "aliases" && v !== null) {
-      for (const t of splitTargets(v)) {
+      for (const t of splitAliasTargets(v)) {
         const why = aliasTargetError(t);
         if (why !== null) errors.push(`${name}: invalid entry for ${k}: ${why}: ${t}`);
       }

@@ -59,8 +59,11 @@ export function stripSubaddress(local: string, delim: string): string {
   return i > 0 ? local.slice(0, i) : local;
 }
 
-/** Alias values: comma-separated, each trimmed; quotes around a `|command` are removed. */
-export function splitAliasValue(v: string): string[] {
+/**
+ * Alias targets: comma-separated, each trimmed, commas inside double quotes (`"|cmd a,b"`)
+ * kept, quotes around a whole target removed. Empty targets are kept (makemap reports them).
+ */
+export function splitAliasTargets(v: string): string[] {
   const out: string[] = [];
   let cur = "";
   let quote = false;
@@ -72,10 +75,14 @@ export function splitAliasValue(v: string): string[] {
     } else cur += c;
   }
   out.push(cur.trim());
-  return out
-    .filter((x) => x !== "")
-    .map((x) => (x.startsWith('"') && x.endsWith('"') && x.length >= 2 ? x.slice(1, -1) : x));
+  return out.map((x) =>
+    x.startsWith('"') && x.endsWith('"') && x.length >= 2 ? x.slice(1, -1) : x,
+  );
 }
+
+/** Alias targets for expansion: empty ones dropped. */
+export const splitAliasValue = (v: string): string[] =>
+  splitAliasTargets(v).filter((x) => x !== "");
 
 const opt = (a: ActionModel, k: string) => a.options.find((o) => o.kind === k);
 

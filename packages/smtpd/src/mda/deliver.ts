@@ -8,6 +8,7 @@ import { constants, type Stats } from "node:fs";
 import { lstat, mkdir, open, rename, rm, unlink } from "node:fs/promises";
 import { hostname } from "node:os";
 import { dirname, join } from "node:path";
+import { asctimeDate } from "../smtp/headers.js";
 import { expandFormat, type FormatFacts } from "./format.js";
 import { lmtpDeliver } from "./lmtp.js";
 
@@ -168,27 +169,6 @@ async function deliverMaildir(
   return ok(`delivered to maildir ${dir}`);
 }
 
-/** mbox "From " line date: asctime(3) format in local time, as mail.local writes it. */
-export function mboxDate(d: Date): string {
-  const days = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];
-  const months = [
-    "Jan",
-    "Feb",
-    "Mar",
-    "Apr",
-    "May",
-    "Jun",
-    "Jul",
-    "Aug",
-    "Sep",
-    "Oct",
-    "Nov",
-    "Dec",
-  ];
-  const p2 = (n: number) => String(n).padStart(2, "0");
-  return `${days[d.getDay()]} ${months[d.getMonth()]} ${String(d.getDate()).padStart(2, " ")} ${p2(d.getHours())}:${p2(d.getMinutes())}:${p2(d.getSeconds())} ${d.getFullYear()}`;
-}
-
 /** The mbox form of a message: "From " line, ">From " quoting, a blank line at the end. */
 export function mboxEntry(r: DeliveryRequest, body: Buffer, now: Date): Buffer {
   const from = r.sender === "" ? "MAILER-DAEMON" : r.sender;
@@ -197,7 +177,7 @@ export function mboxEntry(r: DeliveryRequest, body: Buffer, now: Date): Buffer {
   if (lines[lines.length - 1] === "") lines.pop();
   const quoted = lines.map((l) => (/^>*From /.test(l) ? `>${l}` : l));
   return Buffer.from(
-    `From ${from} ${mboxDate(now)}\n${deliveryHeaders(r)}${quoted.join("\n")}\n\n`,
+    `From ${from} ${asctimeDate(now)}\n${deliveryHeaders(r)}${quoted.join("\n")}\n\n`,
     "latin1",
   );
 }

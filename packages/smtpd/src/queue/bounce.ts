@@ -1,6 +1,7 @@
 // Delivery status notifications (RFC 3464 multipart/report; RFC 6533 for SMTPUTF8 mail),
 // with the human-readable part in OpenSMTPD's wording. Pure: message bytes out.
 import { randomBytes } from "node:crypto";
+import { rfc5322Date } from "../smtp/headers.js";
 
 export type DsnAction = "failed" | "delayed" | "delivered";
 
@@ -25,30 +26,6 @@ export interface DsnInput {
   /** The original message as queued (CRLF). */
   readonly original: Buffer;
   readonly smtputf8: boolean;
-}
-
-/** RFC 5322 date, as OpenSMTPD writes it. */
-export function rfc5322Date(d: Date): string {
-  const days = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];
-  const months = [
-    "Jan",
-    "Feb",
-    "Mar",
-    "Apr",
-    "May",
-    "Jun",
-    "Jul",
-    "Aug",
-    "Sep",
-    "Oct",
-    "Nov",
-    "Dec",
-  ];
-  const p2 = (n: number) => String(n).padStart(2, "0");
-  const off = -d.getTimezoneOffset();
-  const sign = off >= 0 ? "+" : "-";
-  const a = Math.abs(off);
-  return `${days[d.getDay()]}, ${d.getDate()} ${months[d.getMonth()]} ${d.getFullYear()} ${p2(d.getHours())}:${p2(d.getMinutes())}:${p2(d.getSeconds())} ${sign}${p2(Math.floor(a / 60))}${p2(a % 60)}`;
 }
 
 const clean = (s: string) => s.replace(/[\x00-\x1f\x7f]/g, "?");

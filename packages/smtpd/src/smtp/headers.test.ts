@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import {
+  asctimeDate,
   type HeaderOptions,
   HeaderRewriter,
   MAX_RECEIVED,
@@ -121,4 +122,9 @@ test("Received format (OpenSMTPD smtp_message_begin)", () => {
     `Received: from client.test (<unknown> [IPv6:2001:db8::1])\r\n\tby mx.test (Facteur) with ESMTPSA id 0000abcd` +
       ` (TLSv1.3:TLS_AES_256_GCM_SHA384:256:NO) auth=yes user=alice;\r\n\t${d}\r\n`,
   );
+});
+
+test("asctime dates for mbox From lines", () => {
+  const d = new Date(2026, 0, 5, 7, 8, 9);
+  assert.match(asctimeDate(d), /^\w{3} Jan {2}5 07:08:09 2026$/);
 });

@@ -272,6 +272,14 @@ const MONTHS = [
 ] as const;
 const two = (n: number): string => String(n).padStart(2, "0");
 
+/** asctime(3) in local time, as on mbox `From ` lines: "Tue Nov 25 07:15:00 2025". */
+export function asctimeDate(d: Date): string {
+  return (
+    `${DAYS[d.getDay()]} ${MONTHS[d.getMonth()]} ${String(d.getDate()).padStart(2, " ")} ` +
+    `${two(d.getHours())}:${two(d.getMinutes())}:${two(d.getSeconds())} ${d.getFullYear()}`
+  );
+}
+
 /** RFC 5322 §3.3 date-time in local time: "Tue, 25 Nov 2025 07:15:00 +0100". */
 export function rfc5322Date(d: Date): string {
   const off = -d.getTimezoneOffset();
