@@ -18,7 +18,6 @@ import { parseArgs } from "node:util";
 import { loadPlatforms, stage } from "./stage.mjs";
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), "..");
-const PORT = join(REPO, "packaging/bsd-ports/freebsd/mail/facteur");
 /** The ids FreeBSD's ports UIDs/GIDs files give _smtpd/_smtpq (mail/opensmtpd's users). */
 export const IDS = { _smtpd: 257, _smtpq: 258 };
 
@@ -156,16 +155,18 @@ fi`,
 }
 
 export async function buildFreebsdPkg(opts = {}) {
+  const repo = opts.repo ?? REPO;
+  const port = join(repo, "packaging/bsd-ports/freebsd/mail/facteur");
   const out = resolve(opts.out ?? join(REPO, "out"));
   const epoch = Number(opts.epoch ?? process.env.SOURCE_DATE_EPOCH);
   if (!Number.isFinite(epoch)) throw new Error("SOURCE_DATE_EPOCH is not set");
   const work = opts.work ?? join(tmpdir(), `facteur-freebsd-${process.pid}`);
   const root = join(work, "stage");
   rmSync(work, { recursive: true, force: true });
-  const facts = (await loadPlatforms(REPO)).freebsd;
-  const staged = await stage({ platform: "freebsd", dest: root, gzipMan: true });
+  const facts = (await loadPlatforms(repo)).freebsd;
+  const staged = await stage({ repo, platform: "freebsd", dest: root, gzipMan: true });
   const version = JSON.parse(
-    readFileSync(join(REPO, "packages/smtpd/package.json"), "utf8"),
+    readFileSync(join(repo, "packages/smtpd/package.json"), "utf8"),
   ).version;
 
   const members = [];
@@ -182,8 +183,8 @@ export async function buildFreebsdPkg(opts = {}) {
       members.push({ name: s.path, type: "file", mode: st.mode & 0o7777, data });
     }
   }
-  const descr = readFileSync(join(PORT, "pkg-descr"), "utf8");
-  const message = readFileSync(join(PORT, "files/pkg-message.in"), "utf8").replaceAll(
+  const descr = readFileSync(join(port, "pkg-descr"), "utf8");
+  const message = readFileSync(join(port, "files/pkg-message.in"), "utf8").replaceAll(
     "%%PREFIX%%",
     facts.prefix,
   );

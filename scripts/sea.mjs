@@ -91,12 +91,13 @@ function postject() {
  * The SEA's main script: a prologue that finds the program from argv, then each bundle as a
  * function (a SEA can require built-ins only, which is all the bundles need).
  */
-export function mainScript(progs = programs(REPO)) {
+export function mainScript(repo = REPO) {
+  const progs = programs(repo);
   const names = {};
   for (const p of progs) names[p.name] = p.name;
   for (const n of SMTPCTL_NAMES) names[n] = "smtpctl";
   const version = JSON.parse(
-    readFileSync(join(REPO, "packages/smtpd/package.json"), "utf8"),
+    readFileSync(join(repo, "packages/smtpd/package.json"), "utf8"),
   ).version;
   const bodies = progs
     .map((p) => {
@@ -155,11 +156,11 @@ ${bodies}
 }
 
 /** Runs a SEA through a link named smtpd: the configuration check of the default config. */
-function smokeTest(bin, runner) {
+function smokeTest(repo, bin, runner) {
   const dir = mkdtempSync(join(tmpdir(), "facteur-sea-"));
   try {
     symlinkSync(bin, join(dir, "smtpd"));
-    const conf = join(REPO, "packages/smtpd/etc/smtpd.conf");
+    const conf = join(repo, "packages/smtpd/etc/smtpd.conf");
     const cmd = [...runner, join(dir, "smtpd"), "-n", "--syntax", "-f", conf];
     const r = spawnSync(cmd[0], cmd.slice(1), { encoding: "utf8", timeout: 60_000 });
     if (r.status !== 0) throw new Error(`${bin}: smtpd -n failed: ${r.stderr}${r.error ?? ""}`);
@@ -174,7 +175,8 @@ export function buildSea(opts = {}) {
   mkdirSync(out, { recursive: true });
   for (const f of readdirSync(out)) if (f.startsWith("facteur-")) rmSync(join(out, f));
   const main = join(out, "main.cjs");
-  writeFileSync(main, mainScript());
+  const repo = opts.repo ?? REPO;
+  writeFileSync(main, mainScript(repo));
   // The blob is made by the pinned Node; the x64 one runs here and its blob (no snapshot, no
   // code cache) suits both architectures.
   const host = `linux-${process.arch}`;
@@ -214,8 +216,9 @@ export function buildSea(opts = {}) {
     );
     if (r.status !== 0) throw new Error(`postject ${target}: ${r.stderr}`);
     if (opts.check !== false) {
-      if (target === host) smokeTest(bin, []);
-      else if (t.qemu && has(t.qemu)) smokeTest(bin, [t.qemu, "-L", "/usr/aarch64-linux-gnu"]);
+      if (target === host) smokeTest(repo, bin, []);
+      else if (t.qemu && has(t.qemu))
+        smokeTest(repo, bin, [t.qemu, "-L", "/usr/aarch64-linux-gnu"]);
       else process.stderr.write(`sea: ${target} not run: no ${t.qemu ?? "emulator"}\n`);
     }
     built.push(target);
