@@ -229,6 +229,10 @@ export class UdpPool {
     else this.oldest = w.newer;
     if (w.newer) w.newer.older = w.older;
     else this.newest = w.older;
+    // Cut the links: a settled waiter that reached the old generation would otherwise keep
+    // every later waiter alive through `newer` (an old-to-young pointer is a scavenge root).
+    w.older = null;
+    w.newer = null;
     if (w.onAbort) w.req.signal?.removeEventListener("abort", w.onAbort);
     s.inflight--;
     if (s.inflight === 0 && s.retired) closeSocket(s);
