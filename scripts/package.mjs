@@ -87,6 +87,12 @@ export function preparedTree(dest, opts = {}) {
 }
 
 /** dpkg-buildpackage in a copy of the tree with debian/ at its top; returns the .deb files. */
+/** Single-binary targets (scripts/sea.mjs) and their names in dpkg and rpm. */
+const SEA_ARCHES = [
+  { target: "linux-x64", deb: "amd64", rpm: "x86_64" },
+  { target: "linux-arm64", deb: "arm64", rpm: "aarch64" },
+];
+
 function buildDeb(tree, outDir, env, { standalone }) {
   const work = join(dirname(tree), "deb");
   rmSync(work, { recursive: true, force: true });
@@ -94,11 +100,17 @@ function buildDeb(tree, outDir, env, { standalone }) {
   const src = join(work, basename(tree));
   cpSync(tree, src, { recursive: true });
   cpSync(join(tree, "packaging/deb/debian"), join(src, "debian"), { recursive: true });
-  // Build-Depends are checked (-d off) against the machine; nodejs comes from NodeSource here.
+  // Build-Depends are not checked (-d): nodejs may come from NodeSource, not from dpkg.
   const base = ["-us", "-uc", "--no-pre-clean", "-d"];
   run("dpkg-buildpackage", [...base, "-A"], { cwd: src, env });
-  if (standalone)
-    run("dpkg-buildpackage", [...base, "-B", "-Ppkg.facteur.standalone"], { cwd: src, env });
+  const host = run("dpkg", ["--print-architecture"]).trim();
+  for (const a of standalone) {
+    const cross = a.deb === host ? [] : [`-a${a.deb}`];
+    run("dpkg-buildpackage", [...base, ...cross, "-B", "-Ppkg.facteur.standalone"], {
+      cwd: src,
+      env,
+    });
+  }
   const debs = readdirSync(work).filter((f) => f.endsWith(".deb"));
   for (const d of debs) renameSync(join(work, d), join(outDir, d));
   rmSync(work, { recursive: true, force: true });
@@ -131,14 +143,10 @@ function buildRpm(tree, outDir, env, { standalone }) {
     ["debug_package", "%{nil}"],
   ].flatMap(([k, v]) => ["--define", `${k} ${v}`]);
   run("rpmbuild", ["-bb", "--nodeps", ...defs, spec], { env });
-  if (standalone)
-    run(
-      "rpmbuild",
-      ["-bb", "--nodeps", "--with", "standalone", "--target", "x86_64", ...defs, spec],
-      {
-        env,
-      },
-    );
+  for (const a of standalone)
+    run("rpmbuild", ["-bb", "--nodeps", "--with", "standalone", "--target", a.rpm, ...defs, spec], {
+      env,
+    });
   const rpms = [];
   for (const arch of readdirSync(join(top, "RPMS")))
     for (const f of readdirSync(join(top, "RPMS", arch))) {
@@ -224,7 +232,11 @@ export async function packageAll(opts = {}) {
   const epoch = opts.epoch ?? sourceDateEpoch();
   const env = { ...process.env, SOURCE_DATE_EPOCH: epoch, LC_ALL: "C.UTF-8", TZ: "UTC" };
   const seaDir = opts.sea === false ? null : resolve(opts.seaDir ?? join(REPO, "out/sea"));
-  const standalone = seaDir !== null && existsSync(join(seaDir, "facteur-linux-x64"));
+  // the standalone flavour for each single binary scripts/sea.mjs made
+  const standalone =
+    seaDir === null
+      ? []
+      : SEA_ARCHES.filter((a) => existsSync(join(seaDir, `facteur-${a.target}`)));
   mkdirSync(outDir, { recursive: true });
   const work = join(outDir, "build");
   const v = version();
@@ -233,7 +245,8 @@ export async function packageAll(opts = {}) {
   // Everything below reads this tree, not the workspace, so a rebuild of the bundles
   // while packages are made cannot mix two versions of them.
   const tree =
-    opts.tree ?? preparedTree(join(work, `facteur-${v}`), { seaDir: standalone ? seaDir : null });
+    opts.tree ??
+    preparedTree(join(work, `facteur-${v}`), { seaDir: standalone.length > 0 ? seaDir : null });
 
   if (only.includes("bundles")) made.push(bundles(tree, outDir));
   if (only.includes("changelog")) made.push(changelog(outDir));
