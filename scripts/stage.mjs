@@ -160,92 +160,97 @@ export function templateVars(facts, layout) {
   };
 }
 
-/**
- * Lays out the tree under dest and returns what it staged, sorted by path: entries
- * { path, type: "file" | "dir" | "link", mode?, target?, role? } with absolute paths.
- */
-export async function stage(opts) {
-  const repo = opts.repo ?? REPO;
-  const PLATFORMS = await loadPlatforms(repo);
-  const facts = PLATFORMS[opts.platform];
-  const layout = LAYOUT[opts.platform];
-  if (!facts || !layout) throw new Error(`unknown platform ${opts.platform}`);
-  const flavour = opts.flavour ?? "bundle";
-  const dest = resolve(opts.dest);
-  const entries = new Map();
-  const at = (p) => join(dest, p);
+/** Writes into the staging directory and remembers every entry it made. */
+class Tree {
+  entries = new Map();
 
-  const dir = (p, mode = 0o755, role) => {
-    mkdirSync(at(p), { recursive: true });
-    chmodSync(at(p), mode);
-    entries.set(p, { path: p, type: "dir", mode, ...(role ? { role } : {}) });
-  };
-  const parent = (p) => mkdirSync(dirname(at(p)), { recursive: true });
-  const file = (p, content, mode = 0o644, role) => {
-    parent(p);
-    rmSync(at(p), { force: true });
-    writeFileSync(at(p), content);
-    chmodSync(at(p), mode);
-    entries.set(p, { path: p, type: "file", mode, ...(role ? { role } : {}) });
-  };
-  const copy = (p, src, mode) => {
-    parent(p);
-    rmSync(at(p), { force: true });
-    copyFileSync(src, at(p));
-    chmodSync(at(p), mode);
-    entries.set(p, { path: p, type: "file", mode });
-  };
-  // Links are relative, so the tree works wherever it is unpacked (chroots, DESTDIR tests).
-  const link = (p, to) => {
-    parent(p);
-    rmSync(at(p), { force: true });
+  constructor(dest) {
+    this.dest = resolve(dest);
+  }
+
+  at(p) {
+    return join(this.dest, p);
+  }
+
+  #fresh(p) {
+    mkdirSync(dirname(this.at(p)), { recursive: true });
+    rmSync(this.at(p), { force: true });
+  }
+
+  dir(p, mode = 0o755) {
+    mkdirSync(this.at(p), { recursive: true });
+    chmodSync(this.at(p), mode);
+    this.entries.set(p, { path: p, type: "dir", mode });
+  }
+
+  file(p, content, mode = 0o644, role) {
+    this.#fresh(p);
+    writeFileSync(this.at(p), content);
+    chmodSync(this.at(p), mode);
+    this.entries.set(p, { path: p, type: "file", mode, ...(role ? { role } : {}) });
+  }
+
+  copy(p, src, mode) {
+    this.#fresh(p);
+    copyFileSync(src, this.at(p));
+    chmodSync(this.at(p), mode);
+    this.entries.set(p, { path: p, type: "file", mode });
+  }
+
+  /** Links are relative, so the tree works wherever it is unpacked (chroots, DESTDIR). */
+  link(p, to) {
+    this.#fresh(p);
     const target = relative(dirname(p), to) || ".";
-    symlinkSync(target, at(p));
-    entries.set(p, { path: p, type: "link", target });
-  };
+    symlinkSync(target, this.at(p));
+    this.entries.set(p, { path: p, type: "link", target });
+  }
 
+  sorted() {
+    return [...this.entries.values()].sort((a, b) =>
+      a.path < b.path ? -1 : a.path > b.path ? 1 : 0,
+    );
+  }
+}
+
+/** The programs, and the names smtpctl answers to as links to it. */
+function stagePrograms(tree, { repo, facts, layout, flavour, seaBin }) {
   const sbin = `${facts.prefix}/sbin`;
   const libexec = facts.libexecDir;
-  const progs = programs(repo);
   const where = (prog) =>
     prog.kind === "sbin" ? `${sbin}/${prog.name}` : `${libexec}/${prog.name}`;
-
   if (flavour === "bundle") {
     // Each bundle keeps its own name in libexec; sbin has links, so argv[1] is the name the
     // program was run as (smtpctl's multi-call relies on it) and smtpd finds smtpctl beside it.
-    for (const prog of progs) {
+    for (const prog of programs(repo)) {
       const text = readFileSync(prog.src, "utf8").replace(/^#!.*\n/, `#!${layout.node}\n`);
       if (prog.kind === "sbin") {
-        file(`${libexec}/${prog.name}.cjs`, text, 0o755);
-        link(where(prog), `${libexec}/${prog.name}.cjs`);
-      } else {
-        file(where(prog), text, 0o755);
-      }
+        tree.file(`${libexec}/${prog.name}.cjs`, text, 0o755);
+        tree.link(where(prog), `${libexec}/${prog.name}.cjs`);
+      } else tree.file(where(prog), text, 0o755);
     }
   } else if (flavour === "sea") {
-    if (!opts.seaBin) throw new Error("--flavour sea needs --sea-bin FILE");
-    copy(`${libexec}/facteur`, opts.seaBin, 0o755);
-    for (const prog of progs) link(where(prog), `${libexec}/facteur`);
-  } else {
-    throw new Error(`unknown flavour ${flavour}`);
-  }
-
+    if (!seaBin) throw new Error("--flavour sea needs --sea-bin FILE");
+    tree.copy(`${libexec}/facteur`, seaBin, 0o755);
+    for (const prog of programs(repo)) tree.link(where(prog), `${libexec}/facteur`);
+  } else throw new Error(`unknown flavour ${flavour}`);
   // mailer.conf(5) and the rpm alternatives point here; argv[0]'s name picks the program.
-  for (const name of SMTPCTL_NAMES) link(`${libexec}/mta/${name}`, `${sbin}/smtpctl`);
-  for (const [p, to] of Object.entries(layout.mtaLinks)) link(p, `${sbin}/${to}`);
+  for (const name of SMTPCTL_NAMES) tree.link(`${libexec}/mta/${name}`, `${sbin}/smtpctl`);
+  for (const [p, to] of Object.entries(layout.mtaLinks)) tree.link(p, `${sbin}/${to}`);
+}
 
+function stageManPages(tree, { repo, layout, gzipMan }) {
   const pages = manPages(repo);
-  const gz = opts.gzipMan ? ".gz" : "";
+  const gz = gzipMan ? ".gz" : "";
   for (const page of pages) {
     const p = `${layout.mandir}/man${page.section}/${page.name}`;
-    if (opts.gzipMan) {
+    if (gzipMan) {
       const data = gzipSync(readFileSync(page.src), { level: 9 });
       data[9] = 3; // OS: Unix, whatever zlib was built for
-      file(`${p}${gz}`, data);
-    } else file(p, readFileSync(page.src));
+      tree.file(`${p}${gz}`, data);
+    } else tree.file(p, readFileSync(page.src));
   }
-  // A program documented in another page (mailq in sendmail(8)) gets a link to that page.
-  // Only for names a user can run by that name (Debian has no /usr/sbin/send-mail).
+  // A program documented in another page (mailq in sendmail(8)) gets a link to that page,
+  // for the names a user can run by that name (Debian has no /usr/sbin/send-mail).
   const linked = Object.keys(layout.mtaLinks).map((p) => posix.basename(p));
   const exposed = linked.length > 0 ? linked : SMTPCTL_NAMES;
   for (const name of ["smtpd", "smtpctl", ...exposed]) {
@@ -253,48 +258,51 @@ export async function stage(opts) {
     const home = pages.find((p) => documents(p.src).includes(name));
     if (!home) continue;
     const dir = `${layout.mandir}/man${home.section}`;
-    link(`${dir}/${name}.${home.section}${gz}`, `${dir}/${home.name}${gz}`);
+    tree.link(`${dir}/${name}.${home.section}${gz}`, `${dir}/${home.name}${gz}`);
   }
-
-  const conf = defaultConfig(facts, repo);
-  if (layout.configAs === "file") file(facts.configPath, conf, 0o644, "config");
-  else if (layout.configAs === "sample") file(`${facts.configPath}.sample`, conf, 0o644, "config");
-  else file(`${facts.prefix}/share/examples/facteur/smtpd.conf`, conf, 0o644, "config");
-
-  const vars = templateVars(facts, layout);
-  const template = (name) => fillTemplate(readFileSync(join(repo, name), "utf8"), vars);
-  if (opts.service !== false) {
-    if (layout.service === "systemd") {
-      file(`${layout.unitDir}/facteur.service`, template("packaging/common/facteur.service.in"));
-      file(`${layout.sysusersDir}/facteur.conf`, template("packaging/common/facteur.sysusers.in"));
-    } else if (layout.service === "freebsd-rc") {
-      const rc = readFileSync(
-        join(repo, "packaging/bsd-ports/freebsd/mail/facteur/files/facteur.in"),
-        "utf8",
-      )
-        .replaceAll("%%PREFIX%%", facts.prefix)
-        .replaceAll("%%LOCALBASE%%", "/usr/local");
-      file(`${facts.prefix}/etc/rc.d/facteur`, rc, 0o755);
-    } else if (layout.service === "openbsd-rc") {
-      const rc = readFileSync(
-        join(repo, "packaging/bsd-ports/openbsd/mail/facteur/pkg/facteur.rc"),
-        "utf8",
-      ).replaceAll("$" + "{TRUEPREFIX}", facts.prefix);
-      file("/etc/rc.d/facteur", rc, 0o555);
-    }
-  }
-  // The users' home (OpenSMTPD's empty chroot directory); /var/empty exists on the BSDs.
-  if (facts.emptyDir !== "/var/empty") dir(facts.emptyDir, 0o755);
-
-  return [...entries.values()].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
 }
 
-/** Every directory above the staged entries, for package formats that list them. */
-export function parentDirs(entries) {
-  const dirs = new Set();
-  for (const e of entries)
-    for (let d = posix.dirname(e.path); d !== "/"; d = posix.dirname(d)) dirs.add(d);
-  return [...dirs].sort();
+function stageServices(tree, { repo, facts, layout }) {
+  const read = (name) => readFileSync(join(repo, name), "utf8");
+  const vars = templateVars(facts, layout);
+  if (layout.service === "systemd") {
+    const unit = fillTemplate(read("packaging/common/facteur.service.in"), vars);
+    tree.file(`${layout.unitDir}/facteur.service`, unit);
+    const users = fillTemplate(read("packaging/common/facteur.sysusers.in"), vars);
+    tree.file(`${layout.sysusersDir}/facteur.conf`, users);
+  } else if (layout.service === "freebsd-rc") {
+    const rc = read("packaging/bsd-ports/freebsd/mail/facteur/files/facteur.in")
+      .replaceAll("%%PREFIX%%", facts.prefix)
+      .replaceAll("%%LOCALBASE%%", "/usr/local");
+    tree.file(`${facts.prefix}/etc/rc.d/facteur`, rc, 0o755);
+  } else if (layout.service === "openbsd-rc") {
+    const rc = read("packaging/bsd-ports/openbsd/mail/facteur/pkg/facteur.rc");
+    tree.file("/etc/rc.d/facteur", rc.replaceAll("$" + "{TRUEPREFIX}", facts.prefix), 0o555);
+  }
+}
+
+/**
+ * Lays out the tree under dest and returns what it staged, sorted by path: entries
+ * { path, type: "file" | "dir" | "link", mode?, target?, role? } with absolute paths.
+ */
+export async function stage(opts) {
+  const repo = opts.repo ?? REPO;
+  const facts = (await loadPlatforms(repo))[opts.platform];
+  const layout = LAYOUT[opts.platform];
+  if (!facts || !layout) throw new Error(`unknown platform ${opts.platform}`);
+  const ctx = { ...opts, repo, facts, layout, flavour: opts.flavour ?? "bundle" };
+  const tree = new Tree(opts.dest);
+  stagePrograms(tree, ctx);
+  stageManPages(tree, ctx);
+  const conf = defaultConfig(facts, repo);
+  if (layout.configAs === "file") tree.file(facts.configPath, conf, 0o644, "config");
+  else if (layout.configAs === "sample")
+    tree.file(`${facts.configPath}.sample`, conf, 0o644, "config");
+  else tree.file(`${facts.prefix}/share/examples/facteur/smtpd.conf`, conf, 0o644, "config");
+  if (opts.service !== false) stageServices(tree, ctx);
+  // The users' home (OpenSMTPD's empty chroot directory); /var/empty exists on the BSDs.
+  if (facts.emptyDir !== "/var/empty") tree.dir(facts.emptyDir, 0o755);
+  return tree.sorted();
 }
 
 async function main() {
