@@ -3,7 +3,16 @@
 // configuration reload by `smtpctl reload` and SIGHUP (a valid change applies without
 // dropping a session; an invalid one is refused with its error and the daemon keeps serving).
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import {
+  chownSync,
+  copyFileSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
@@ -188,6 +197,26 @@ test("update table re-reads one table; an invalid file leaves it as it was", asy
   assert.match(bad.err, /table rcpts not updated: .*rcpts:2: /);
   assert.equal(await rcptCode("two@t.test"), 250);
   assert.equal(ctl("update", "table", "nosuch").code, 1);
+});
+
+test("discover loads envelopes copied into the queue by hand", async () => {
+  const msgid = await sendOne("copy@a.test");
+  const src = join(root, "spool", "queue", msgid.slice(0, 2), msgid);
+  const evpid = readdirSync(src).find((f) => f !== "message")!;
+  const newId = (Number.parseInt(msgid, 16) ^ 0xffffffff) >>> 0;
+  const copy = newId.toString(16).padStart(8, "0");
+  const bucket = join(root, "spool", "queue", copy.slice(0, 2));
+  const dst = join(bucket, copy);
+  const st = statSync(src);
+  mkdirSync(dst, { recursive: true, mode: 0o700 });
+  copyFileSync(join(src, "message"), join(dst, "message"));
+  copyFileSync(join(src, evpid), join(dst, `${copy}${evpid.slice(8)}`));
+  for (const p of [bucket, dst, join(dst, "message"), join(dst, `${copy}${evpid.slice(8)}`)])
+    chownSync(p, st.uid, st.gid);
+  assert.equal(ctl("discover", copy).out, "1 envelope discovered\n");
+  assert.ok(ctl("show", "queue").out.includes(`${copy}${evpid.slice(8)}|`));
+  assert.equal(ctl("discover", copy).out, "0 envelopes discovered\n");
+  await until("not in flight", () => ctl("remove", copy).out === "1 envelope removed\n");
 });
 
 test("show queue filters and --json", async () => {

@@ -24,6 +24,7 @@ const COMMANDS: readonly (readonly string[])[] = [
   ["remove"],
   ["reload"],
   ["update", "table"],
+  ["discover"],
   ["log", "brief"],
   ["log", "verbose"],
 ];

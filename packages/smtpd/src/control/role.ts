@@ -66,6 +66,8 @@ export async function runControl({ channel, start }: RoleEnv): Promise<void> {
       });
     if ((verb === "schedule" || verb === "remove") && what !== undefined)
       return channel.request("queue", "queue.control", { op: verb, target: what });
+    if (verb === "discover" && what !== undefined)
+      return channel.request("queue", "queue.control", { op: "discover", target: what });
     if (verb === "update" && what === "table" && arg !== undefined)
       return channel.request("lookup", "lookup.update-table", { name: arg });
     if (verb === "reload") return channel.request("parent", "parent.reload", {}, 60_000);

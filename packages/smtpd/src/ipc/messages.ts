@@ -117,7 +117,15 @@ export interface Requests {
   "queue.envelope": { req: { evpid: string }; res: { text: string | null } };
   "queue.control": {
     req: {
-      op: "schedule" | "remove" | "hold" | "release" | "pause" | "resume" | "show-message";
+      op:
+        | "schedule"
+        | "remove"
+        | "hold"
+        | "release"
+        | "pause"
+        | "resume"
+        | "show-message"
+        | "discover";
       /** evpid, msgid, "all", or "mda"/"mta" for pause and resume. */
       target: string;
     };

@@ -145,6 +145,20 @@ export async function runQueue(env: RoleEnv): Promise<void> {
       scheduler.pause(req.target as "mda" | "mta", req.op === "pause");
       return { ok: true, text: "command succeeded\n" };
     }
+    if (req.op === "discover") {
+      // Envelopes copied into queue/ by hand (or left unscheduled): load and schedule them.
+      const msgid = req.target.slice(0, 8);
+      let n = 0;
+      for (const id of await queue.envelopeIds(msgid).catch(() => [] as string[])) {
+        if (req.target.length === 16 && id !== req.target) continue;
+        if (scheduler.has(id) || scheduler.isRunning(id)) continue;
+        const l = await queue.loadEnvelope(id);
+        if (!l.ok) continue;
+        scheduler.schedule(id, 0, l.envelope.type === "mta" ? "mta" : "mda");
+        n++;
+      }
+      return { ok: true, text: `${n} envelope${n === 1 ? "" : "s"} discovered\n` };
+    }
     if (req.op === "show-message") {
       try {
         const chunks: Buffer[] = [];
