@@ -107,6 +107,14 @@ test("pause and resume smtp and mda", async () => {
   assert.equal(ctl("resume", "smtp").code, 0);
   assert.equal(ctl("resume", "mda").code, 0);
   assert.equal(ctl("show", "status").out, "MDA running\nMTA running\nSMTP running\n");
+  assert.deepEqual(JSON.parse(ctl("show", "status", "--json").out), {
+    mda: "running",
+    mta: "running",
+    smtp: "running",
+  });
+  const stats = JSON.parse(ctl("show", "stats", "--json").out) as Record<string, unknown>;
+  assert.equal(typeof stats.uptime, "number");
+  assert.ok((stats["smtp.session"] as number) >= 1);
   (await session()).close();
   assert.equal(ctl("log", "verbose").code, 0);
   assert.equal(ctl("log", "brief").code, 0);

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { expandCommand } from "./smtpctl.js";
+import { expandCommand, showAsJson } from "./smtpctl.js";
 
 test("commands expand from unambiguous prefixes, as OpenSMTPD's smtpctl", () => {
   assert.deepEqual(expandCommand(["sh", "q"]), ["show", "queue"]);
@@ -18,4 +18,21 @@ test("commands expand from unambiguous prefixes, as OpenSMTPD's smtpctl", () => 
   assert.deepEqual(expandCommand(["show", "st"]), { error: "ambiguous command: show st" });
   assert.deepEqual(expandCommand(["frobnicate"]), { error: "invalid command: frobnicate" });
   assert.deepEqual(expandCommand(["show"]), { error: "incomplete command: show" });
+});
+
+test("--json for show status, stats and envelope", () => {
+  assert.deepEqual(showAsJson("status", "MDA running\nMTA paused\nSMTP running\n"), {
+    mda: "running",
+    mta: "paused",
+    smtp: "running",
+  });
+  assert.deepEqual(showAsJson("stats", "uptime=5\nuptime.human=0 days\nqueue.envelope=2\n"), {
+    uptime: 5,
+    "uptime.human": "0 days",
+    "queue.envelope": 2,
+  });
+  assert.deepEqual(showAsJson("envelope", "version: 3\nsender: a@b\n"), {
+    version: "3",
+    sender: "a@b",
+  });
 });

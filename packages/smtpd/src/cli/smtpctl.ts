@@ -109,8 +109,14 @@ export async function smtpctlMain(argv: readonly string[]): Promise<number> {
   if (cmd[0] === "show" && cmd[1] === "queue")
     return showQueue(facts.controlSocket, facts.spoolDir, cmd.slice(2));
   try {
-    const r = await request(facts.controlSocket, cmd);
-    (r.ok ? process.stdout : process.stderr).write(r.text);
+    const json = cmd[0] === "show" && cmd.includes("--json");
+    const r = await request(
+      facts.controlSocket,
+      cmd.filter((w) => w !== "--json"),
+    );
+    (r.ok ? process.stdout : process.stderr).write(
+      r.ok && json ? `${JSON.stringify(showAsJson(cmd[1] ?? "", r.text))}\n` : r.text,
+    );
     return r.ok ? 0 : 1;
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
@@ -121,6 +127,31 @@ export async function smtpctlMain(argv: readonly string[]): Promise<number> {
     process.stderr.write(`smtpctl: ${why}\n`);
     return 1;
   }
+}
+
+/**
+ * `--json` for the other show commands (beyond OpenSMTPD): `show status` as
+ * {"mda":"running",…}, `show stats` as {"key":value,…} (numbers where they are numbers),
+ * `show envelope` as {"key":"value",…}; anything else as {"text": …}.
+ */
+export function showAsJson(what: string, text: string): unknown {
+  const lines = text.split("\n").filter((l) => l !== "");
+  if (what === "status")
+    return Object.fromEntries(
+      lines.map((l) => {
+        const [k, v] = l.split(" ");
+        return [k!.toLowerCase(), v ?? ""];
+      }),
+    );
+  const pairs = (sep: string) =>
+    lines.map((l) => {
+      const i = l.indexOf(sep);
+      return i < 0 ? [l, ""] : [l.slice(0, i), l.slice(i + sep.length)];
+    });
+  if (what === "stats")
+    return Object.fromEntries(pairs("=").map(([k, v]) => [k, /^-?\d+$/.test(v!) ? Number(v) : v]));
+  if (what === "envelope") return Object.fromEntries(pairs(": "));
+  return { text };
 }
 
 const notRunning = (e: unknown) => {
