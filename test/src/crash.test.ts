@@ -3,54 +3,18 @@
 // same root; every message answered 250 must be in the queue byte for byte, and nothing
 // unacknowledged may be there in part.
 import assert from "node:assert/strict";
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
 import { type Daemon, freePort, startDaemon } from "./harness.js";
+import { descendants, prng } from "./procs.js";
 import { SmtpClient } from "./smtp-client.js";
 import { showQueue, spoolDirEntries, spoolEntries } from "./spool.js";
 
 const ROUNDS = 4;
 const CLIENTS = 6;
 const SIZES = [300, 3_000, 30_000, 120_000, 400_000];
-
-/** xorshift32: the run is reproducible from the seed printed with a failure. */
-function prng(seed: number): () => number {
-  let s = seed >>> 0 || 1;
-  return () => {
-    s ^= s << 13;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    return (s >>> 0) / 0x1_0000_0000;
-  };
-}
-
-/** Every descendant of `pid` (children first found through /proc/<pid>/stat's ppid). */
-function descendants(pid: number): number[] {
-  const kids = new Map<number, number[]>();
-  for (const e of readdirSync("/proc")) {
-    if (!/^\d+$/.test(e)) continue;
-    let stat: string;
-    try {
-      stat = readFileSync(`/proc/${e}/stat`, "latin1");
-    } catch {
-      continue; // gone meanwhile
-    }
-    // pid (comm) state ppid ...: comm may hold spaces and parentheses.
-    const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
-    kids.set(ppid, [...(kids.get(ppid) ?? []), Number(e)]);
-  }
-  const out: number[] = [];
-  const walk = (p: number) => {
-    for (const k of kids.get(p) ?? []) {
-      out.push(k);
-      walk(k);
-    }
-  };
-  walk(pid);
-  return out;
-}
 
 const isGone = (pid: number): boolean => {
   try {

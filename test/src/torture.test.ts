@@ -21,6 +21,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
 import { type Daemon, freePort, startDaemon } from "./harness.js";
+import { descendants, prng } from "./procs.js";
 import { SmtpClient } from "./smtp-client.js";
 
 const isRoot = process.getuid?.() === 0;
@@ -33,45 +34,6 @@ const CLIENTS = 8;
 const SIZES = [200, 1_500, 8_000, 40_000, 150_000];
 /** The scheduler runs at most this many deliveries at once: the most a kill can repeat. */
 const MAX_IN_FLIGHT = 32;
-
-/** xorshift32: the run is reproducible from the seed it prints. */
-function prng(seed: number): () => number {
-  let s = seed >>> 0 || 1;
-  return () => {
-    s ^= s << 13;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    return (s >>> 0) / 0x1_0000_0000;
-  };
-}
-
-/** The PIDs under `pid`, from /proc/<pid>/task/<tid>/children, recursively. */
-function descendants(pid: number): number[] {
-  const out: number[] = [];
-  const walk = (p: number, depth: number) => {
-    if (depth > 8) return;
-    let tasks: string[];
-    try {
-      tasks = readdirSync(`/proc/${p}/task`);
-    } catch {
-      return; // gone meanwhile
-    }
-    for (const t of tasks) {
-      let kids = "";
-      try {
-        kids = readFileSync(`/proc/${p}/task/${t}/children`, "latin1");
-      } catch {
-        continue;
-      }
-      for (const k of kids.split(" ").filter((x) => x !== "")) {
-        out.push(Number(k));
-        walk(Number(k), depth + 1);
-      }
-    }
-  };
-  walk(pid, 0);
-  return out;
-}
 
 const isGone = (pid: number): boolean => {
   try {

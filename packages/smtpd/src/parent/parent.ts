@@ -234,6 +234,11 @@ export async function runParent(args: SmtpdArgs): Promise<number> {
   };
 
   const onParentFrame = (from: Child, f: Frame) => {
+    /** The answer to request `f` (the child may be gone: see the "error" handler). */
+    const reply = (body: unknown) => {
+      if (f.t === "req")
+        from.proc.send({ t: "res", from: "parent", to: from.role, id: f.id, ok: true, body });
+    };
     if (f.t === "note" && f.kind === "role.hello") {
       const body = f.body as { version: number };
       if (body.version !== IPC_VERSION) {
@@ -253,26 +258,10 @@ export async function runParent(args: SmtpdArgs): Promise<number> {
       }
     } else if (f.t === "req" && f.kind === "parent.status") {
       const st = (p: boolean) => (p ? "paused" : "running");
-      from.proc.send({
-        t: "res",
-        from: "parent",
-        to: from.role,
-        id: f.id,
-        ok: true,
-        body: { mda: st(paused.mda), mta: st(paused.mta), smtp: st(paused.smtp) },
-      });
+      reply({ mda: st(paused.mda), mta: st(paused.mta), smtp: st(paused.smtp) });
     } else if (f.t === "req" && f.kind === "parent.pause" && from.role === "control") {
       const { what, paused: p } = f.body as Requests["parent.pause"]["req"];
-      setPaused(what, p, () =>
-        from.proc.send({
-          t: "res",
-          from: "parent",
-          to: from.role,
-          id: f.id,
-          ok: true,
-          body: { ok: true },
-        }),
-      );
+      setPaused(what, p, () => reply({ ok: true }));
     } else if (f.t === "res" && pendingParent.has(f.id)) {
       pendingParent.get(f.id)!();
       pendingParent.delete(f.id);
@@ -287,27 +276,14 @@ export async function runParent(args: SmtpdArgs): Promise<number> {
           kind: "parent.log-level",
           body: { verbose },
         });
-      from.proc.send({
-        t: "res",
-        from: "parent",
-        to: from.role,
-        id: f.id,
-        ok: true,
-        body: { ok: true },
-      });
+      reply({ ok: true });
     } else if (f.t === "req" && f.kind === "parent.reload" && from.role === "control") {
-      void reload().then((body) =>
-        from.proc.send({ t: "res", from: "parent", to: from.role, id: f.id, ok: true, body }),
-      );
+      void reload().then(reply);
     } else if (f.t === "req" && f.kind === "parent.forward" && from.role === "lookup") {
-      const reply = (body: unknown) =>
-        from.proc.send({ t: "res", from: "parent", to: from.role, id: f.id, ok: true, body });
       pool
         .readForward((f.body as Requests["parent.forward"]["req"]).user)
         .then(reply, (e: unknown) => reply({ kind: "tempfail", reason: String(e) }));
     } else if (f.t === "req" && f.kind === "parent.deliver" && from.role === "queue") {
-      const reply = (body: unknown) =>
-        from.proc.send({ t: "res", from: "parent", to: from.role, id: f.id, ok: true, body });
       pool
         .deliver(f.body as Requests["parent.deliver"]["req"])
         .then(reply, (e: unknown) => reply({ result: "tempfail", text: String(e) }));
