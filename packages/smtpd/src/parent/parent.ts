@@ -166,6 +166,11 @@ export async function runParent(args: SmtpdArgs): Promise<number> {
   let control: Server;
   try {
     control = await bindControlSocket(facts.controlSocket);
+    // Until the control role has the socket, the parent answers (rather than leave smtpctl
+    // waiting for its own timeout on a connection nobody reads).
+    control.on("connection", (s) =>
+      s.end(`${JSON.stringify({ ok: false, text: "smtpd is starting, try again\n" })}\n`),
+    );
   } catch (e) {
     log("crit", `cannot bind control socket ${facts.controlSocket}: ${(e as Error).message}`);
     rmSync(facts.pidFile, { force: true });
