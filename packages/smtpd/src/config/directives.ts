@@ -158,15 +158,15 @@ function pki(p: Parser): Directive {
   throw p.syntax(k, "cert, key or dhe", k.text === "certificate" ? legacyHint(k) : undefined);
 }
 
-const MDA_LIMITS = [
+export const MDA_LIMITS = [
   "max-session",
   "max-session-per-user",
   "task-lowat",
   "task-hiwat",
   "task-release",
 ];
-const SMTP_LIMITS = ["max-rcpt", "max-mails"];
-const SCHEDULER_LIMITS = [
+export const SMTP_LIMITS = ["max-rcpt", "max-mails"];
+export const SCHEDULER_LIMITS = [
   "max-inflight",
   "max-evp-batch-size",
   "max-msg-batch-size",

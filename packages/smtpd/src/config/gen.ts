@@ -21,8 +21,10 @@ import type {
   TableArg,
 } from "./ast.js";
 import { FILTER_PHASES } from "./ast.js";
+import { MDA_LIMITS, MTA_LIMITS, SCHEDULER_LIMITS, SMTP_LIMITS } from "./directives.js";
 import { KEYWORDS } from "./keywords.js";
 import { printConfig } from "./printer.js";
+import type { Service } from "./scope.js";
 
 /** mulberry32: a small, fast, seedable 32-bit PRNG. */
 export class Rng {
@@ -149,60 +151,6 @@ interface TableInfo {
   readonly userinfoOnly: boolean;
 }
 
-type Service =
-  | "alias"
-  | "domain"
-  | "credentials"
-  | "netaddr"
-  | "userinfo"
-  | "source"
-  | "mailaddr"
-  | "addrname"
-  | "mailaddrmap"
-  | "relayhost"
-  | "string"
-  | "regex";
-
-const MDA_LIMITS = [
-  "max-session",
-  "max-session-per-user",
-  "task-lowat",
-  "task-hiwat",
-  "task-release",
-];
-const SMTP_LIMITS = ["max-rcpt", "max-mails"];
-const SCHEDULER_LIMITS = [
-  "max-inflight",
-  "max-evp-batch-size",
-  "max-msg-batch-size",
-  "max-schedule",
-];
-const MTA_LIMITS = [
-  "max-conn-per-host",
-  "max-conn-per-route",
-  "max-conn-per-source",
-  "max-conn-per-connector",
-  "max-conn-per-relay",
-  "max-conn-per-domain",
-  "conn-delay-host",
-  "conn-delay-route",
-  "conn-delay-source",
-  "conn-delay-connector",
-  "conn-delay-relay",
-  "conn-delay-domain",
-  "reconn-delay-route",
-  "session-mail-max",
-  "session-transaction-delay",
-  "session-keepalive",
-  "max-failures-per-session",
-  "task-hiwat",
-  "task-lowat",
-  "task-release",
-  "discdelay-route",
-  "max-mail-per-session",
-  "sessdelay-transaction",
-  "sessdelay-keepalive",
-];
 const SERVICES: Readonly<Record<string, number>> = {
   smtp: 25,
   smtps: 465,
